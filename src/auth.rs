@@ -1,0 +1,175 @@
+//! The HTTP side of authentication: bearer-token parsing (RFC 6750 §2.1), the requires-auth step that puts
+//! verified claims into the request, and the `claims()` accessor handlers use to read them.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lambda_http::Request;
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::AUTHORIZATION;
+
+use crate::claims::Claims;
+use crate::error::AuthError;
+use crate::verify::Verifier;
+
+/// Longest `Authorization` header we read, checked before any decoding. Auth0 access tokens are 1–2 KiB.
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+
+/// Extracts the token from the request's single `Authorization: Bearer <token>` header.
+///
+/// The scheme is case-insensitive; exactly one space separates it from the token; the token is base64url
+/// segments separated by dots. Anything else is [`AuthError::InvalidHeader`], never a 200 or a 500.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(AuthError::MissingHeader)?;
+    if values.next().is_some() {
+        return Err(AuthError::InvalidHeader("only one Authorization header is allowed"));
+    }
+    let bytes = value.as_bytes();
+    if bytes.is_empty() {
+        return Err(AuthError::MissingHeader);
+    }
+    if bytes.len() > MAX_AUTHORIZATION_BYTES {
+        return Err(AuthError::InvalidHeader("Authorization header is too long"));
+    }
+    if !bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return Err(AuthError::InvalidHeader("Authorization header must be printable ASCII"));
+    }
+    // Every byte is ASCII, so this cannot fail.
+    let header = std::str::from_utf8(bytes).map_err(|_| AuthError::InvalidHeader("Authorization header must be printable ASCII"))?;
+
+    let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::InvalidHeader("Authorization header must start with Bearer"));
+    }
+    if token.is_empty() {
+        return Err(AuthError::InvalidHeader("Token not found"));
+    }
+    if token.contains(' ') {
+        return Err(AuthError::InvalidHeader("Authorization header must be Bearer + \\s + token"));
+    }
+    if !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(AuthError::InvalidHeader("token must be base64url segments separated by dots"));
+    }
+    Ok(token)
+}
+
+/// The requires-auth step: verifies the bearer token of `request` and, on success, stores the claims in its
+/// extensions for the handler.
+pub fn authenticate(verifier: &Verifier, request: &mut Request) -> Result<(), AuthError> {
+    let claims = verifier.verify(bearer_token(request.headers())?, unix_now())?;
+    request.extensions_mut().insert(claims);
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    // A clock before 1970 is not a state a Lambda sandbox can be in; 0 would then reject every token.
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// Access to the verified claims of a request (the seed's `current_user`).
+pub trait ClaimsExt {
+    /// The claims of the verified token; `None` on routes that do not require authentication.
+    fn claims(&self) -> Option<&Claims>;
+}
+
+impl ClaimsExt for Request {
+    fn claims(&self) -> Option<&Claims> {
+        self.extensions().get::<Claims>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn parse(values: &[&[u8]]) -> Result<String, AuthError> {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+        }
+        bearer_token(&headers).map(str::to_owned)
+    }
+
+    fn reason(values: &[&[u8]]) -> AuthError {
+        parse(values).expect_err("header was accepted")
+    }
+
+    #[test]
+    fn bearer_token_is_extracted() {
+        assert_eq!(parse(&[b"Bearer a.b.c"]).unwrap(), "a.b.c");
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive() {
+        assert_eq!(parse(&[b"bearer a.b.c"]).unwrap(), "a.b.c");
+        assert_eq!(parse(&[b"BEARER a-_.b.c"]).unwrap(), "a-_.b.c");
+    }
+
+    #[test]
+    fn missing_header_is_authorization_header_missing() {
+        assert_eq!(reason(&[]), AuthError::MissingHeader);
+        assert_eq!(reason(&[b""]), AuthError::MissingHeader);
+    }
+
+    #[test]
+    fn another_scheme_is_invalid_header() {
+        assert_eq!(reason(&[b"Basic dXNlcjpwYXNz"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
+        assert_eq!(reason(&[b"Bearer_a.b.c"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
+        assert_eq!(reason(&[b"a.b.c"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
+    }
+
+    #[test]
+    fn bearer_alone_is_token_not_found() {
+        assert_eq!(reason(&[b"Bearer"]), AuthError::InvalidHeader("Token not found"));
+        assert_eq!(reason(&[b"Bearer "]), AuthError::InvalidHeader("Token not found"));
+    }
+
+    #[test]
+    fn extra_parts_are_invalid_header() {
+        let extra = AuthError::InvalidHeader("Authorization header must be Bearer + \\s + token");
+        assert_eq!(reason(&[b"Bearer a.b.c d"]), extra);
+        assert_eq!(reason(&[b"Bearer  a.b.c"]), extra);
+        assert_eq!(reason(&[b"Bearer a.b.c "]), extra);
+    }
+
+    #[test]
+    fn several_authorization_headers_are_invalid_header() {
+        assert_eq!(reason(&[b"Bearer a.b.c", b"Bearer d.e.f"]).code(), "invalid_header");
+    }
+
+    #[test]
+    fn headers_joined_with_a_comma_are_invalid_header() {
+        assert_eq!(reason(&[b"Bearer a.b.c,Bearer d.e.f"]).code(), "invalid_header");
+        assert_eq!(reason(&[b"Bearer a.b.c, Bearer d.e.f"]).code(), "invalid_header");
+    }
+
+    #[test]
+    fn control_characters_are_invalid_header() {
+        // A tab is the only control character an HTTP header value can carry.
+        let printable = AuthError::InvalidHeader("Authorization header must be printable ASCII");
+        assert_eq!(reason(&[b"Bearer\ta.b.c"]), printable);
+        assert_eq!(reason(&[b"Bearer a.b.c\t"]), printable);
+    }
+
+    #[test]
+    fn non_ascii_is_invalid_header() {
+        assert_eq!(reason(&["Bearer a.b.\u{e9}".as_bytes()]), AuthError::InvalidHeader("Authorization header must be printable ASCII"));
+    }
+
+    #[test]
+    fn characters_outside_base64url_are_invalid_header() {
+        for token in [&b"Bearer a.b.c="[..], b"Bearer a+b.c.d", b"Bearer a/b.c.d", b"Bearer \"a.b.c\""] {
+            assert_eq!(reason(&[token]), AuthError::InvalidHeader("token must be base64url segments separated by dots"));
+        }
+    }
+
+    #[test]
+    fn header_over_8_kib_is_invalid_header_before_decoding() {
+        let mut long = b"Bearer ".to_vec();
+        long.resize(MAX_AUTHORIZATION_BYTES + 1, b'a');
+        assert_eq!(reason(&[&long]), AuthError::InvalidHeader("Authorization header is too long"));
+        long.truncate(MAX_AUTHORIZATION_BYTES);
+        assert!(parse(&[&long]).is_ok());
+    }
+}

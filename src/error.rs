@@ -1,0 +1,248 @@
+//! Per-request failures and their single mapping to an HTTP response (status, JSON body, RFC 6750 header).
+
+use std::fmt::Write as _;
+
+use lambda_http::Body;
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use lambda_http::http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+/// Why a request was refused authentication. Every variant becomes a `401`, never an `Err` from the handler:
+/// API Gateway turns a failed invocation into a 5xx, and a bad token is the client's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// No `Authorization` header, or an empty one: no credentials at all (RFC 6750 §3.1: no error code).
+    MissingHeader,
+    /// The `Authorization` header is not exactly `Bearer <token>`; the reason says which rule it broke.
+    InvalidHeader(&'static str),
+    /// The token's `alg` is unknown, `none`, or not on the configured allow-list.
+    InvalidAlgorithm,
+    /// The signature does not verify with the configured key.
+    InvalidSignature,
+    /// The token's `exp` has passed, leeway included.
+    Expired,
+    /// The token's `nbf` is still ahead, leeway included.
+    NotYetValid,
+    /// `aud` is missing or names none of the configured audiences.
+    WrongAudience,
+    /// `iss` is missing or is not one of the configured issuers.
+    WrongIssuer,
+    /// The token cannot be read: bad segments, bad base64 or JSON, a claim of the wrong type, an unsupported
+    /// critical header. The reason says which.
+    InvalidToken(&'static str),
+}
+
+impl AuthError {
+    /// The stable machine-readable code of the JSON body (the seed's codes, plus the ones it lacked).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingHeader => "authorization_header_missing",
+            Self::InvalidHeader(_) => "invalid_header",
+            Self::InvalidAlgorithm => "invalid_algorithm",
+            Self::InvalidSignature => "token_invalid_signature",
+            Self::Expired => "token_expired",
+            Self::NotYetValid => "token_not_yet_valid",
+            Self::WrongAudience => "invalid_audience",
+            Self::WrongIssuer => "invalid_issuer",
+            Self::InvalidToken(_) => "invalid_token",
+        }
+    }
+
+    /// A human-readable sentence. Static text only: it can never echo the token or the secret.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Self::MissingHeader => "Authorization header is expected",
+            Self::InvalidHeader(reason) | Self::InvalidToken(reason) => reason,
+            Self::InvalidAlgorithm => "token is signed with an algorithm this API does not accept",
+            Self::InvalidSignature => "token signature is invalid",
+            Self::Expired => "token is expired",
+            Self::NotYetValid => "token is not valid yet",
+            Self::WrongAudience => "the audience does not match",
+            Self::WrongIssuer => "the issuer does not match",
+        }
+    }
+
+    /// The RFC 6750 §3.1 `error` attribute: none when no credentials were sent.
+    fn rfc6750_error(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingHeader => None,
+            Self::InvalidHeader(_) => Some("invalid_request"),
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// The `401` response: JSON `{code, description}`, `Cache-Control: no-store`, and a `WWW-Authenticate`
+    /// challenge for `realm`.
+    pub fn to_response(&self, realm: &Realm) -> Response<Body> {
+        let mut challenge = String::with_capacity(realm.challenge.len() + 96);
+        challenge.push_str(&realm.challenge);
+        if let Some(error) = self.rfc6750_error() {
+            let _ = write!(challenge, ", error=\"{error}\", error_description=\"");
+            push_quoted_string_content(&mut challenge, self.description());
+            challenge.push('"');
+        }
+        let mut response = json_error(StatusCode::UNAUTHORIZED, self.code(), self.description());
+        // Every byte is visible ASCII: the realm is checked at start-up and descriptions are ours.
+        if let Ok(value) = HeaderValue::try_from(challenge) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.description())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// The `realm` of every challenge, escaped once at start-up (the seed used its client id; we default to the
+/// first audience).
+#[derive(Debug, Clone)]
+pub struct Realm {
+    /// `Bearer realm="<escaped>"`, ready to extend with error attributes.
+    challenge: String,
+}
+
+impl Realm {
+    /// Builds the challenge prefix. `None` when the realm holds a control or non-ASCII character, which no
+    /// header can carry.
+    pub fn new(realm: &str) -> Option<Self> {
+        if !realm.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return None;
+        }
+        let mut challenge = String::with_capacity(realm.len() + 16);
+        challenge.push_str("Bearer realm=\"");
+        push_quoted_string_content(&mut challenge, realm);
+        challenge.push('"');
+        Some(Self { challenge })
+    }
+}
+
+/// Appends `text` as the content of an RFC 9110 quoted-string: `"` and `\` are backslash-escaped.
+fn push_quoted_string_content(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    description: &'a str,
+}
+
+/// Any JSON error the API answers: `{"code", "description"}`, `application/json`, never cached.
+pub fn json_error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
+    // Serialising two strings into a Vec cannot fail.
+    let body = serde_json::to_string(&ErrorBody { code, description }).unwrap_or_default();
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn realm() -> Realm {
+        Realm::new("https://api.example.com").unwrap()
+    }
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    fn challenge(response: &Response<Body>) -> &str {
+        response.headers()[WWW_AUTHENTICATE].to_str().unwrap()
+    }
+
+    #[test]
+    fn every_error_is_a_401_json_body_that_is_never_cached() {
+        let all = [
+            AuthError::MissingHeader,
+            AuthError::InvalidHeader("x"),
+            AuthError::InvalidAlgorithm,
+            AuthError::InvalidSignature,
+            AuthError::Expired,
+            AuthError::NotYetValid,
+            AuthError::WrongAudience,
+            AuthError::WrongIssuer,
+            AuthError::InvalidToken("y"),
+        ];
+        for error in all {
+            let response = error.to_response(&realm());
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{error}");
+            assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+            assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+            let body = body_json(&response);
+            assert_eq!(body["code"], error.code());
+            assert_eq!(body["description"], error.description());
+            assert_eq!(body.as_object().unwrap().len(), 2);
+        }
+    }
+
+    #[test]
+    fn codes_match_the_seed_and_its_additions() {
+        assert_eq!(AuthError::MissingHeader.code(), "authorization_header_missing");
+        assert_eq!(AuthError::InvalidHeader("x").code(), "invalid_header");
+        assert_eq!(AuthError::Expired.code(), "token_expired");
+        assert_eq!(AuthError::InvalidSignature.code(), "token_invalid_signature");
+        assert_eq!(AuthError::WrongAudience.code(), "invalid_audience");
+        assert_eq!(AuthError::WrongIssuer.code(), "invalid_issuer");
+        assert_eq!(AuthError::NotYetValid.code(), "token_not_yet_valid");
+        assert_eq!(AuthError::InvalidAlgorithm.code(), "invalid_algorithm");
+        assert_eq!(AuthError::InvalidToken("x").code(), "invalid_token");
+    }
+
+    #[test]
+    fn missing_credentials_challenge_has_no_error_attribute() {
+        let response = AuthError::MissingHeader.to_response(&realm());
+        assert_eq!(challenge(&response), r#"Bearer realm="https://api.example.com""#);
+    }
+
+    #[test]
+    fn header_problem_challenge_is_invalid_request() {
+        let response = AuthError::InvalidHeader("Token not found").to_response(&realm());
+        assert_eq!(
+            challenge(&response),
+            r#"Bearer realm="https://api.example.com", error="invalid_request", error_description="Token not found""#
+        );
+    }
+
+    #[test]
+    fn token_problem_challenge_is_invalid_token() {
+        let response = AuthError::Expired.to_response(&realm());
+        assert_eq!(
+            challenge(&response),
+            r#"Bearer realm="https://api.example.com", error="invalid_token", error_description="token is expired""#
+        );
+    }
+
+    #[test]
+    fn realm_quotes_and_backslashes_are_escaped() {
+        let realm = Realm::new(r#"my "api" \ v2"#).unwrap();
+        let response = AuthError::MissingHeader.to_response(&realm);
+        assert_eq!(challenge(&response), r#"Bearer realm="my \"api\" \\ v2""#);
+    }
+
+    #[test]
+    fn realm_with_control_or_non_ascii_characters_is_refused() {
+        assert!(Realm::new("api\r\nSet-Cookie: x").is_none());
+        assert!(Realm::new("api\u{e9}").is_none());
+    }
+
+    #[test]
+    fn json_error_escapes_its_strings() {
+        let response = json_error(StatusCode::NOT_FOUND, "not_found", "no \"route\"");
+        assert_eq!(body_json(&response)["description"], "no \"route\"");
+    }
+}

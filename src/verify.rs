@@ -1,0 +1,374 @@
+//! The synchronous core: a token and the configured keys in, verified [`Claims`] or an [`AuthError`] out.
+//! No I/O, no HTTP, no clock: the caller passes the time, so every rule is testable at its boundary.
+//!
+//! The order of checks is fixed: shape, header (`alg` against the allow-list, `crit`), signature, then the
+//! claims (`exp`, `nbf`, `iss`, `aud`). Nothing in the token is trusted before its signature verifies, and
+//! nothing in it chooses how it is verified.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
+
+use crate::claims::Claims;
+use crate::error::AuthError;
+
+/// Default clock-skew allowance, in seconds. jsonwebtoken's 60 s keeps a stolen token alive a minute past
+/// its expiry; the seed's 0 s rejects fresh tokens from a server whose clock runs a little ahead.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 5;
+
+/// What a token must satisfy. Built once at start-up from configuration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The accepted `alg` values. Default: `[HS256]`. Never taken from the token: a token whose `alg` is not
+    /// listed is refused before its signature is looked at.
+    pub algorithms: Vec<Algorithm>,
+    /// `aud` is required and must contain one of these, compared exactly. No default.
+    pub audiences: Vec<String>,
+    /// When not empty, `iss` is required and must equal one of these exactly. Default: empty (not checked).
+    pub issuers: Vec<String>,
+    /// Seconds of clock skew allowed on `exp` and `nbf`. Default: [`DEFAULT_LEEWAY_SECONDS`].
+    pub leeway: u64,
+}
+
+impl Policy {
+    /// The default policy for `audiences`: HS256 only, no issuer check, 5 s leeway.
+    pub fn new(audiences: Vec<String>) -> Self {
+        Self {
+            algorithms: vec![Algorithm::HS256],
+            audiences,
+            issuers: Vec::new(),
+            leeway: DEFAULT_LEEWAY_SECONDS,
+        }
+    }
+}
+
+/// Verifies tokens against one [`Policy`] and the configured keys. Build it once; it is cheap to share.
+#[derive(Clone)]
+pub struct Verifier {
+    policy: Policy,
+    hmac_key: Option<DecodingKey>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("policy", &self.policy)
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// The protected header fields we read. Any other member is ignored, except `crit`.
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    /// RFC 7515 §4.1.11: a recipient must reject a token whose `crit` lists an extension it does not
+    /// understand. We understand none, so its mere presence is a refusal.
+    crit: Option<IgnoredAny>,
+}
+
+impl Verifier {
+    /// A verifier for HMAC tokens signed with `hmac_secret` (already decoded to raw key bytes).
+    pub fn new(policy: Policy, hmac_secret: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
+        Ok(Self { policy, hmac_key: Some(DecodingKey::from_secret(hmac_secret)?) })
+    }
+
+    /// The policy this verifier enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Verifies `token` (the compact JWS from the bearer header) at `now` (seconds since the Unix epoch).
+    pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
+        let mut segments = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (segments.next(), segments.next(), segments.next(), segments.next())
+        else {
+            return Err(AuthError::InvalidToken("token must be a signed JWT of three segments"));
+        };
+        let signing_input = &token[..header.len() + 1 + payload.len()];
+
+        let header_json = decode_segment(header)?;
+        let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
+            .map_err(|_| AuthError::InvalidToken("token header is not a valid JOSE header"))?;
+        let algorithm = header
+            .alg
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|alg| self.policy.algorithms.contains(alg))
+            .ok_or(AuthError::InvalidAlgorithm)?;
+        if header.crit.is_some() {
+            return Err(AuthError::InvalidToken("token header lists critical extensions this API does not support"));
+        }
+
+        let key = self.key_for(algorithm).ok_or(AuthError::InvalidAlgorithm)?;
+        match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), key, algorithm) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return Err(AuthError::InvalidSignature),
+        }
+
+        let claims = parse_claims(&decode_segment(payload)?)?;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// The key for `algorithm`: HMAC tokens use the shared secret, and only the shared secret.
+    fn key_for(&self, algorithm: Algorithm) -> Option<&DecodingKey> {
+        match algorithm {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => self.hmac_key.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let leeway = i64::try_from(self.policy.leeway).unwrap_or(i64::MAX);
+        // RFC 7519 §4.1.4: the current time must be before `exp`.
+        if now >= claims.exp.saturating_add(leeway) {
+            return Err(AuthError::Expired);
+        }
+        // RFC 7519 §4.1.5: the current time must be at or after `nbf`.
+        if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(AuthError::NotYetValid);
+        }
+        if !self.policy.issuers.is_empty() {
+            let iss = claims.iss().ok_or(AuthError::WrongIssuer)?;
+            if !self.policy.issuers.iter().any(|accepted| accepted == iss) {
+                return Err(AuthError::WrongIssuer);
+            }
+        }
+        if !claims.audiences().any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud)) {
+            return Err(AuthError::WrongAudience);
+        }
+        Ok(())
+    }
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| AuthError::InvalidToken("token segment is not valid base64url"))
+}
+
+/// Reads the claim set and checks the JSON type of every registered claim we rely on.
+fn parse_claims(payload: &[u8]) -> Result<Claims, AuthError> {
+    let all: Map<String, Value> =
+        serde_json::from_slice(payload).map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
+
+    let exp = match all.get("exp") {
+        None => return Err(AuthError::InvalidToken("token has no exp claim")),
+        Some(value) => numeric_date(value, f64::floor).ok_or(AuthError::InvalidToken("exp must be a number"))?,
+    };
+    let nbf = optional(&all, "nbf", |v| numeric_date(v, f64::ceil), "nbf must be a number")?;
+    let iat = optional(&all, "iat", |v| numeric_date(v, f64::floor), "iat must be a number")?;
+    optional(&all, "iss", Value::as_str, "iss must be a string")?;
+    optional(&all, "sub", Value::as_str, "sub must be a string")?;
+    match all.get("aud") {
+        None | Some(Value::String(_)) => {}
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
+        Some(_) => return Err(AuthError::InvalidToken("aud must be a string or an array of strings")),
+    }
+
+    Ok(Claims { exp, nbf, iat, all })
+}
+
+/// `Ok(None)` when the claim is absent; the reason when it is present but `read` rejects it.
+fn optional<'a, T>(
+    all: &'a Map<String, Value>,
+    name: &str,
+    read: impl Fn(&'a Value) -> Option<T>,
+    reason: &'static str,
+) -> Result<Option<T>, AuthError> {
+    all.get(name).map(|value| read(value).ok_or(AuthError::InvalidToken(reason))).transpose()
+}
+
+/// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. `round` says which way a fraction
+/// goes, always toward the stricter answer.
+fn numeric_date(value: &Value, round: fn(f64) -> f64) -> Option<i64> {
+    let number = value.as_number()?;
+    if let Some(whole) = number.as_i64() {
+        return Some(whole);
+    }
+    let seconds = round(number.as_f64()?);
+    // Beyond ±2^62 s any date is nonsense; the bound also keeps the cast exact.
+    (seconds.is_finite() && seconds.abs() < 4.6e18).then_some(seconds as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"an-hmac-secret-of-at-least-thirty-two-bytes";
+    const NOW: u64 = 1_800_000_000;
+    const AUD: &str = "https://api.example.com";
+
+    fn verifier() -> Verifier {
+        let mut policy = Policy::new(vec![AUD.into(), "https://other.example.com".into()]);
+        policy.issuers = vec!["https://tenant.auth0.com/".into()];
+        Verifier::new(policy, SECRET).unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({"sub": "auth0|1", "aud": AUD, "iss": "https://tenant.auth0.com/", "exp": NOW + 60})
+    }
+
+    fn sign(claims: &Value) -> String {
+        jsonwebtoken::encode(&Header::default(), claims, &EncodingKey::from_secret(SECRET).unwrap()).unwrap()
+    }
+
+    fn with(mut base: Value, key: &str, value: Value) -> Value {
+        base[key] = value;
+        base
+    }
+
+    fn without(mut base: Value, key: &str) -> Value {
+        base.as_object_mut().unwrap().remove(key);
+        base
+    }
+
+    fn verify(claims: &Value) -> Result<Claims, AuthError> {
+        verifier().verify(&sign(claims), NOW)
+    }
+
+    fn code(result: Result<Claims, AuthError>) -> &'static str {
+        result.expect_err("token was accepted").code()
+    }
+
+    #[test]
+    fn valid_token_is_accepted_with_its_claims() {
+        let claims = verify(&claims()).unwrap();
+        assert_eq!(claims.sub(), Some("auth0|1"));
+        assert_eq!(claims.exp(), (NOW + 60) as i64);
+        assert_eq!(claims.get("iss"), Some(&json!("https://tenant.auth0.com/")));
+    }
+
+    #[test]
+    fn exp_is_required() {
+        assert_eq!(verify(&without(claims(), "exp")), Err(AuthError::InvalidToken("token has no exp claim")));
+    }
+
+    #[test]
+    fn exp_one_second_inside_the_leeway_is_accepted() {
+        let exp = NOW - DEFAULT_LEEWAY_SECONDS + 1;
+        assert!(verify(&with(claims(), "exp", json!(exp))).is_ok());
+    }
+
+    #[test]
+    fn exp_at_the_leeway_edge_is_expired() {
+        let exp = NOW - DEFAULT_LEEWAY_SECONDS;
+        assert_eq!(code(verify(&with(claims(), "exp", json!(exp)))), "token_expired");
+    }
+
+    #[test]
+    fn exp_with_zero_leeway_expires_at_exp() {
+        let mut verifier = verifier();
+        verifier.policy.leeway = 0;
+        let at = |exp: u64| verifier.verify(&sign(&with(claims(), "exp", json!(exp))), NOW);
+        assert_eq!(at(NOW).unwrap_err(), AuthError::Expired);
+        assert!(at(NOW + 1).is_ok());
+    }
+
+    #[test]
+    fn fractional_exp_is_rounded_down() {
+        let exp = (NOW - DEFAULT_LEEWAY_SECONDS) as f64 + 0.9;
+        assert_eq!(code(verify(&with(claims(), "exp", json!(exp)))), "token_expired");
+    }
+
+    #[test]
+    fn nbf_at_the_leeway_edge_is_accepted() {
+        let nbf = NOW + DEFAULT_LEEWAY_SECONDS;
+        assert!(verify(&with(claims(), "nbf", json!(nbf))).is_ok());
+    }
+
+    #[test]
+    fn nbf_one_second_past_the_leeway_is_not_yet_valid() {
+        let nbf = NOW + DEFAULT_LEEWAY_SECONDS + 1;
+        assert_eq!(code(verify(&with(claims(), "nbf", json!(nbf)))), "token_not_yet_valid");
+    }
+
+    #[test]
+    fn claims_of_the_wrong_type_are_invalid_tokens() {
+        for (claim, value) in [
+            ("exp", json!((NOW + 60).to_string())),
+            ("exp", json!(null)),
+            ("nbf", json!("0")),
+            ("iat", json!(true)),
+            ("aud", json!(42)),
+            ("aud", json!([AUD, 42])),
+            ("aud", json!({"aud": AUD})),
+            ("iss", json!(["https://tenant.auth0.com/"])),
+            ("sub", json!(7)),
+        ] {
+            assert_eq!(code(verify(&with(claims(), claim, value.clone()))), "invalid_token", "{claim}: {value}");
+        }
+    }
+
+    #[test]
+    fn audience_array_containing_a_configured_audience_is_accepted() {
+        assert!(verify(&with(claims(), "aud", json!(["https://userinfo", AUD]))).is_ok());
+        assert!(verify(&with(claims(), "aud", json!("https://other.example.com"))).is_ok());
+    }
+
+    #[test]
+    fn audience_must_match_an_element_exactly() {
+        for aud in [json!("https://api.example.com/"), json!("https://api.example"), json!([]), json!(["x", "y"])] {
+            assert_eq!(code(verify(&with(claims(), "aud", aud.clone()))), "invalid_audience", "{aud}");
+        }
+    }
+
+    #[test]
+    fn missing_audience_is_invalid_audience() {
+        assert_eq!(code(verify(&without(claims(), "aud"))), "invalid_audience");
+    }
+
+    #[test]
+    fn issuer_must_be_one_of_the_configured_issuers() {
+        assert_eq!(code(verify(&with(claims(), "iss", json!("https://evil.auth0.com/")))), "invalid_issuer");
+        assert_eq!(code(verify(&without(claims(), "iss"))), "invalid_issuer");
+    }
+
+    #[test]
+    fn issuer_is_not_required_when_none_is_configured() {
+        let verifier = Verifier::new(Policy::new(vec![AUD.into()]), SECRET).unwrap();
+        assert!(verifier.verify(&sign(&without(claims(), "iss")), NOW).is_ok());
+    }
+
+    #[test]
+    fn expiry_is_checked_before_audience() {
+        let claims = with(with(claims(), "exp", json!(1)), "aud", json!("nope"));
+        assert_eq!(code(verify(&claims)), "token_expired");
+    }
+
+    #[test]
+    fn claims_are_only_read_after_the_signature_verifies() {
+        let token = sign(&with(claims(), "exp", json!("not a number")));
+        let forged = format!("{}.{}", &token[..token.rfind('.').unwrap()], "AAAA");
+        assert_eq!(verifier().verify(&forged, NOW).unwrap_err(), AuthError::InvalidSignature);
+    }
+
+    #[test]
+    fn token_that_is_not_three_segments_is_invalid() {
+        let token = sign(&claims());
+        assert_eq!(code(verifier().verify(&format!("{token}.x.y"), NOW)), "invalid_token");
+        assert_eq!(code(verifier().verify(token.rsplit_once('.').unwrap().0, NOW)), "invalid_token");
+    }
+
+    #[test]
+    fn claims_that_are_not_an_object_are_invalid() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
+        for payload in ["[1]", "\"x\"", "{", ""] {
+            let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
+            let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &EncodingKey::from_secret(SECRET).unwrap(), Algorithm::HS256)
+                .unwrap();
+            assert_eq!(code(verifier().verify(&format!("{input}.{sig}"), NOW)), "invalid_token", "{payload}");
+        }
+    }
+}
