@@ -1,7 +1,7 @@
 //! The synchronous core: a token and the configured keys in, verified [`Claims`] or an [`AuthError`] out.
 //! No I/O, no HTTP, no clock: the caller passes the time, so every rule is testable at its boundary.
 //!
-//! The order of checks is fixed: shape, header (`alg` against the allow-list, `crit`), signature, then the
+//! The order of checks is fixed: header (`alg` against the allow-list, `crit`), shape, signature, then the
 //! claims (`exp`, `nbf`, `iss`, `aud`). Nothing in the token is trusted before its signature verifies, and
 //! nothing in it chooses how it is verified.
 
@@ -86,14 +86,9 @@ impl Verifier {
 
     /// Verifies `token` (the compact JWS from the bearer header) at `now` (seconds since the Unix epoch).
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
-        let mut segments = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (segments.next(), segments.next(), segments.next(), segments.next())
-        else {
-            return Err(AuthError::InvalidToken("token must be a signed JWT of three segments"));
-        };
-        let signing_input = &token[..header.len() + 1 + payload.len()];
-
+        // The header is read first so that `alg: none` is named as such whether or not the token kept its
+        // trailing dot.
+        let (header, rest) = token.split_once('.').unwrap_or((token, ""));
         let header_json = decode_segment(header)?;
         let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
             .map_err(|_| AuthError::InvalidToken("token header is not a valid JOSE header"))?;
@@ -106,6 +101,10 @@ impl Verifier {
         if header.crit.is_some() {
             return Err(AuthError::InvalidToken("token header lists critical extensions this API does not support"));
         }
+        let Some((payload, signature)) = rest.split_once('.').filter(|(_, signature)| !signature.contains('.')) else {
+            return Err(AuthError::InvalidToken("token must be a signed JWT of three segments"));
+        };
+        let signing_input = &token[..token.len() - signature.len() - 1];
 
         let key = self.key_for(algorithm).ok_or(AuthError::InvalidAlgorithm)?;
         match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), key, algorithm) {
