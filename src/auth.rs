@@ -22,7 +22,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(AuthError::MissingHeader)?;
     if values.next().is_some() {
-        return Err(AuthError::InvalidHeader("only one Authorization header is allowed"));
+        return Err(AuthError::InvalidHeader(
+            "only one Authorization header is allowed",
+        ));
     }
     let bytes = value.as_bytes();
     if bytes.is_empty() {
@@ -32,23 +34,35 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         return Err(AuthError::InvalidHeader("Authorization header is too long"));
     }
     if !bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
-        return Err(AuthError::InvalidHeader("Authorization header must be printable ASCII"));
+        return Err(AuthError::InvalidHeader(
+            "Authorization header must be printable ASCII",
+        ));
     }
     // Every byte is ASCII, so this cannot fail.
-    let header = std::str::from_utf8(bytes).map_err(|_| AuthError::InvalidHeader("Authorization header must be printable ASCII"))?;
+    let header = std::str::from_utf8(bytes)
+        .map_err(|_| AuthError::InvalidHeader("Authorization header must be printable ASCII"))?;
 
     let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::InvalidHeader("Authorization header must start with Bearer"));
+        return Err(AuthError::InvalidHeader(
+            "Authorization header must start with Bearer",
+        ));
     }
     if token.is_empty() {
         return Err(AuthError::InvalidHeader("Token not found"));
     }
     if token.contains(' ') {
-        return Err(AuthError::InvalidHeader("Authorization header must be Bearer + \\s + token"));
+        return Err(AuthError::InvalidHeader(
+            "Authorization header must be Bearer + \\s + token",
+        ));
     }
-    if !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-        return Err(AuthError::InvalidHeader("token must be base64url segments separated by dots"));
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(AuthError::InvalidHeader(
+            "token must be base64url segments separated by dots",
+        ));
     }
     Ok(token)
 }
@@ -63,7 +77,9 @@ pub fn authenticate(verifier: &Verifier, request: &mut Request) -> Result<(), Au
 
 fn unix_now() -> u64 {
     // A clock before 1970 is not a state a Lambda sandbox can be in; 0 would then reject every token.
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// Access to the verified claims of a request (the seed's `current_user`).
@@ -114,15 +130,30 @@ mod tests {
 
     #[test]
     fn another_scheme_is_invalid_header() {
-        assert_eq!(reason(&[b"Basic dXNlcjpwYXNz"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
-        assert_eq!(reason(&[b"Bearer_a.b.c"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
-        assert_eq!(reason(&[b"a.b.c"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
+        assert_eq!(
+            reason(&[b"Basic dXNlcjpwYXNz"]),
+            AuthError::InvalidHeader("Authorization header must start with Bearer")
+        );
+        assert_eq!(
+            reason(&[b"Bearer_a.b.c"]),
+            AuthError::InvalidHeader("Authorization header must start with Bearer")
+        );
+        assert_eq!(
+            reason(&[b"a.b.c"]),
+            AuthError::InvalidHeader("Authorization header must start with Bearer")
+        );
     }
 
     #[test]
     fn bearer_alone_is_token_not_found() {
-        assert_eq!(reason(&[b"Bearer"]), AuthError::InvalidHeader("Token not found"));
-        assert_eq!(reason(&[b"Bearer "]), AuthError::InvalidHeader("Token not found"));
+        assert_eq!(
+            reason(&[b"Bearer"]),
+            AuthError::InvalidHeader("Token not found")
+        );
+        assert_eq!(
+            reason(&[b"Bearer "]),
+            AuthError::InvalidHeader("Token not found")
+        );
     }
 
     #[test]
@@ -135,13 +166,22 @@ mod tests {
 
     #[test]
     fn several_authorization_headers_are_invalid_header() {
-        assert_eq!(reason(&[b"Bearer a.b.c", b"Bearer d.e.f"]).code(), "invalid_header");
+        assert_eq!(
+            reason(&[b"Bearer a.b.c", b"Bearer d.e.f"]).code(),
+            "invalid_header"
+        );
     }
 
     #[test]
     fn headers_joined_with_a_comma_are_invalid_header() {
-        assert_eq!(reason(&[b"Bearer a.b.c,Bearer d.e.f"]).code(), "invalid_header");
-        assert_eq!(reason(&[b"Bearer a.b.c, Bearer d.e.f"]).code(), "invalid_header");
+        assert_eq!(
+            reason(&[b"Bearer a.b.c,Bearer d.e.f"]).code(),
+            "invalid_header"
+        );
+        assert_eq!(
+            reason(&[b"Bearer a.b.c, Bearer d.e.f"]).code(),
+            "invalid_header"
+        );
     }
 
     #[test]
@@ -154,13 +194,24 @@ mod tests {
 
     #[test]
     fn non_ascii_is_invalid_header() {
-        assert_eq!(reason(&["Bearer a.b.\u{e9}".as_bytes()]), AuthError::InvalidHeader("Authorization header must be printable ASCII"));
+        assert_eq!(
+            reason(&["Bearer a.b.\u{e9}".as_bytes()]),
+            AuthError::InvalidHeader("Authorization header must be printable ASCII")
+        );
     }
 
     #[test]
     fn characters_outside_base64url_are_invalid_header() {
-        for token in [&b"Bearer a.b.c="[..], b"Bearer a+b.c.d", b"Bearer a/b.c.d", b"Bearer \"a.b.c\""] {
-            assert_eq!(reason(&[token]), AuthError::InvalidHeader("token must be base64url segments separated by dots"));
+        for token in [
+            &b"Bearer a.b.c="[..],
+            b"Bearer a+b.c.d",
+            b"Bearer a/b.c.d",
+            b"Bearer \"a.b.c\"",
+        ] {
+            assert_eq!(
+                reason(&[token]),
+                AuthError::InvalidHeader("token must be base64url segments separated by dots")
+            );
         }
     }
 
@@ -168,7 +219,10 @@ mod tests {
     fn header_over_8_kib_is_invalid_header_before_decoding() {
         let mut long = b"Bearer ".to_vec();
         long.resize(MAX_AUTHORIZATION_BYTES + 1, b'a');
-        assert_eq!(reason(&[&long]), AuthError::InvalidHeader("Authorization header is too long"));
+        assert_eq!(
+            reason(&[&long]),
+            AuthError::InvalidHeader("Authorization header is too long")
+        );
         long.truncate(MAX_AUTHORIZATION_BYTES);
         assert!(parse(&[&long]).is_ok());
     }

@@ -88,14 +88,29 @@ mod tests {
     use serde_json::json;
 
     fn claims(value: Value) -> Claims {
-        let Value::Object(all) = value else { unreachable!() };
-        Claims { exp: 0, nbf: None, iat: None, all }
+        let Value::Object(all) = value else {
+            unreachable!()
+        };
+        Claims {
+            exp: 0,
+            nbf: None,
+            iat: None,
+            all,
+        }
     }
 
     #[test]
     fn audiences_accept_a_string_or_an_array() {
-        assert_eq!(claims(json!({"aud": "a"})).audiences().collect::<Vec<_>>(), ["a"]);
-        assert_eq!(claims(json!({"aud": ["a", "b"]})).audiences().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            claims(json!({"aud": "a"})).audiences().collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert_eq!(
+            claims(json!({"aud": ["a", "b"]}))
+                .audiences()
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(claims(json!({})).audiences().count(), 0);
     }
 

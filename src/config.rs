@@ -71,7 +71,10 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { variable, problem: problem.into() }
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
 }
 
 impl Config {
@@ -87,17 +90,29 @@ impl Config {
 
         let audiences = list(get("AUTH0_AUDIENCE"));
         if audiences.is_empty() {
-            return Err(invalid("AUTH0_AUDIENCE", "is required: the API identifier(s) from the Auth0 dashboard"));
+            return Err(invalid(
+                "AUTH0_AUDIENCE",
+                "is required: the API identifier(s) from the Auth0 dashboard",
+            ));
         }
         let issuers = list(get("AUTH0_ISSUER"));
 
         let encoding = match get("AUTH0_SECRET_ENCODING").as_deref().map(str::trim) {
             None | Some("raw") => SecretEncoding::Raw,
             Some("base64url") => SecretEncoding::Base64Url,
-            Some(_) => return Err(invalid("AUTH0_SECRET_ENCODING", "must be `raw` or `base64url`")),
+            Some(_) => {
+                return Err(invalid(
+                    "AUTH0_SECRET_ENCODING",
+                    "must be `raw` or `base64url`",
+                ));
+            }
         };
-        let secret = get("AUTH0_CLIENT_SECRET")
-            .ok_or_else(|| invalid("AUTH0_CLIENT_SECRET", "is required: the HS256 signing secret"))?;
+        let secret = get("AUTH0_CLIENT_SECRET").ok_or_else(|| {
+            invalid(
+                "AUTH0_CLIENT_SECRET",
+                "is required: the HS256 signing secret",
+            )
+        })?;
         let hmac_secret = decode_secret(&secret, encoding)?;
 
         let leeway = match get("AUTH0_LEEWAY_SECONDS") {
@@ -108,17 +123,31 @@ impl Config {
                 .ok()
                 .filter(|seconds| *seconds <= MAX_LEEWAY_SECONDS)
                 .ok_or_else(|| {
-                    invalid("AUTH0_LEEWAY_SECONDS", format!("must be a whole number of seconds from 0 to {MAX_LEEWAY_SECONDS}"))
+                    invalid(
+                        "AUTH0_LEEWAY_SECONDS",
+                        format!("must be a whole number of seconds from 0 to {MAX_LEEWAY_SECONDS}"),
+                    )
                 })?,
         };
 
         let realm_text = get("AUTH0_REALM").unwrap_or_else(|| audiences[0].clone());
-        let realm = Realm::new(&realm_text)
-            .ok_or_else(|| invalid("AUTH0_REALM", "must be printable ASCII (it is sent in a header)"))?;
+        let realm = Realm::new(&realm_text).ok_or_else(|| {
+            invalid(
+                "AUTH0_REALM",
+                "must be printable ASCII (it is sent in a header)",
+            )
+        })?;
 
         let email_claim = get("AUTH0_EMAIL_CLAIM").map(|claim| claim.trim().to_owned());
 
-        Ok(Self { audiences, issuers, hmac_secret, leeway, realm, email_claim })
+        Ok(Self {
+            audiences,
+            issuers,
+            hmac_secret,
+            leeway,
+            realm,
+            email_claim,
+        })
     }
 
     /// The token policy this configuration describes.
@@ -152,10 +181,20 @@ pub fn decode_secret(secret: &str, encoding: SecretEncoding) -> Result<Vec<u8>, 
     let bytes = match encoding {
         SecretEncoding::Raw => secret.as_bytes().to_vec(),
         SecretEncoding::Base64Url => {
-            let standard: String =
-                secret.trim().chars().map(|c| match c { '-' => '+', '_' => '/', other => other }).collect();
+            let standard: String = secret
+                .trim()
+                .chars()
+                .map(|c| match c {
+                    '-' => '+',
+                    '_' => '/',
+                    other => other,
+                })
+                .collect();
             LENIENT_BASE64.decode(standard).map_err(|_| {
-                invalid("AUTH0_CLIENT_SECRET", "is not valid base64url, as AUTH0_SECRET_ENCODING=base64url says")
+                invalid(
+                    "AUTH0_CLIENT_SECRET",
+                    "is not valid base64url, as AUTH0_SECRET_ENCODING=base64url says",
+                )
             })?
         }
     };
@@ -176,12 +215,18 @@ mod tests {
     const SECRET: &str = "a-raw-client-secret-that-is-long-enough-0123";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
     fn minimal(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
-        let mut vars = vec![("AUTH0_AUDIENCE", "https://api.example.com"), ("AUTH0_CLIENT_SECRET", SECRET)];
+        let mut vars = vec![
+            ("AUTH0_AUDIENCE", "https://api.example.com"),
+            ("AUTH0_CLIENT_SECRET", SECRET),
+        ];
         vars.extend_from_slice(extra);
         config(&vars)
     }
@@ -199,52 +244,100 @@ mod tests {
         assert_eq!(config.leeway, 5);
         assert_eq!(config.email_claim, None);
         let challenge = crate::error::AuthError::MissingHeader.to_response(&config.realm);
-        assert_eq!(challenge.headers()["www-authenticate"], "Bearer realm=\"https://api.example.com\"");
+        assert_eq!(
+            challenge.headers()["www-authenticate"],
+            "Bearer realm=\"https://api.example.com\""
+        );
     }
 
     #[test]
     fn audience_is_required() {
-        assert_eq!(failing_variable(config(&[("AUTH0_CLIENT_SECRET", SECRET)])), "AUTH0_AUDIENCE");
-        assert_eq!(failing_variable(config(&[("AUTH0_AUDIENCE", " , "), ("AUTH0_CLIENT_SECRET", SECRET)])), "AUTH0_AUDIENCE");
+        assert_eq!(
+            failing_variable(config(&[("AUTH0_CLIENT_SECRET", SECRET)])),
+            "AUTH0_AUDIENCE"
+        );
+        assert_eq!(
+            failing_variable(config(&[
+                ("AUTH0_AUDIENCE", " , "),
+                ("AUTH0_CLIENT_SECRET", SECRET)
+            ])),
+            "AUTH0_AUDIENCE"
+        );
     }
 
     #[test]
     fn audiences_and_issuers_are_comma_separated_and_trimmed() {
         let config = config(&[
             ("AUTH0_AUDIENCE", "https://a, https://b ,"),
-            ("AUTH0_ISSUER", "https://t.auth0.com/,https://login.example.com/"),
+            (
+                "AUTH0_ISSUER",
+                "https://t.auth0.com/,https://login.example.com/",
+            ),
             ("AUTH0_CLIENT_SECRET", SECRET),
         ])
         .unwrap();
         assert_eq!(config.audiences, ["https://a", "https://b"]);
-        assert_eq!(config.issuers, ["https://t.auth0.com/", "https://login.example.com/"]);
+        assert_eq!(
+            config.issuers,
+            ["https://t.auth0.com/", "https://login.example.com/"]
+        );
     }
 
     #[test]
     fn secret_is_required() {
-        assert_eq!(failing_variable(config(&[("AUTH0_AUDIENCE", "a")])), "AUTH0_CLIENT_SECRET");
-        assert_eq!(failing_variable(config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", "")])), "AUTH0_CLIENT_SECRET");
+        assert_eq!(
+            failing_variable(config(&[("AUTH0_AUDIENCE", "a")])),
+            "AUTH0_CLIENT_SECRET"
+        );
+        assert_eq!(
+            failing_variable(config(&[
+                ("AUTH0_AUDIENCE", "a"),
+                ("AUTH0_CLIENT_SECRET", "")
+            ])),
+            "AUTH0_CLIENT_SECRET"
+        );
     }
 
     #[test]
     fn secret_shorter_than_32_bytes_is_refused() {
-        assert_eq!(failing_variable(config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", "short")])), "AUTH0_CLIENT_SECRET");
+        assert_eq!(
+            failing_variable(config(&[
+                ("AUTH0_AUDIENCE", "a"),
+                ("AUTH0_CLIENT_SECRET", "short")
+            ])),
+            "AUTH0_CLIENT_SECRET"
+        );
     }
 
     #[test]
     fn unknown_secret_encoding_is_refused() {
-        assert_eq!(failing_variable(minimal(&[("AUTH0_SECRET_ENCODING", "hex")])), "AUTH0_SECRET_ENCODING");
+        assert_eq!(
+            failing_variable(minimal(&[("AUTH0_SECRET_ENCODING", "hex")])),
+            "AUTH0_SECRET_ENCODING"
+        );
     }
 
     #[test]
     fn legacy_base64url_secret_decodes_in_every_spelling() {
         let key: Vec<u8> = (0u8..48).map(|i| i.wrapping_mul(37) ^ 0xfb).collect();
         let standard = base64::engine::general_purpose::STANDARD.encode(&key);
-        assert!(standard.contains('+') || standard.contains('/'), "the sample must exercise the alphabet");
+        assert!(
+            standard.contains('+') || standard.contains('/'),
+            "the sample must exercise the alphabet"
+        );
         let url_padded = standard.replace('+', "-").replace('/', "_");
         let url_bare = url_padded.trim_end_matches('=').to_owned();
-        for spelling in [standard.clone(), url_padded, url_bare, standard.trim_end_matches('=').to_owned()] {
-            assert_eq!(decode_secret(&spelling, SecretEncoding::Base64Url).unwrap(), key, "{spelling}");
+        for spelling in [
+            standard.clone(),
+            url_padded,
+            url_bare,
+            standard.trim_end_matches('=').to_owned(),
+        ] {
+            assert_eq!(
+                decode_secret(&spelling, SecretEncoding::Base64Url).unwrap(),
+                key,
+                "{spelling}"
+            );
         }
     }
 
@@ -253,21 +346,33 @@ mod tests {
         let key = [7u8; 34]; // 34 bytes: base64 ends in "==", exercising padded and bare forms.
         let padded = base64::engine::general_purpose::URL_SAFE.encode(key);
         assert!(padded.ends_with("=="));
-        assert_eq!(decode_secret(&padded, SecretEncoding::Base64Url).unwrap(), key);
-        assert_eq!(decode_secret(padded.trim_end_matches('='), SecretEncoding::Base64Url).unwrap(), key);
+        assert_eq!(
+            decode_secret(&padded, SecretEncoding::Base64Url).unwrap(),
+            key
+        );
+        assert_eq!(
+            decode_secret(padded.trim_end_matches('='), SecretEncoding::Base64Url).unwrap(),
+            key
+        );
     }
 
     #[test]
     fn invalid_base64url_secret_names_the_secret_variable() {
         let error = decode_secret("not base64 at all!!", SecretEncoding::Base64Url).unwrap_err();
         assert_eq!(error.variable, "AUTH0_CLIENT_SECRET");
-        assert!(!error.to_string().contains("not base64 at all"), "the message must not echo the secret");
+        assert!(
+            !error.to_string().contains("not base64 at all"),
+            "the message must not echo the secret"
+        );
     }
 
     #[test]
     fn base64url_encoding_is_selected_by_the_variable() {
         let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 40]);
-        let mut vars = vec![("AUTH0_AUDIENCE", "a"), ("AUTH0_SECRET_ENCODING", "base64url")];
+        let mut vars = vec![
+            ("AUTH0_AUDIENCE", "a"),
+            ("AUTH0_SECRET_ENCODING", "base64url"),
+        ];
         vars.push(("AUTH0_CLIENT_SECRET", &secret));
         assert_eq!(config(&vars).unwrap().hmac_secret, [9u8; 40]);
     }
@@ -275,21 +380,34 @@ mod tests {
     #[test]
     fn leeway_must_be_a_bounded_whole_number() {
         assert_eq!(minimal(&[("AUTH0_LEEWAY_SECONDS", "0")]).unwrap().leeway, 0);
-        assert_eq!(minimal(&[("AUTH0_LEEWAY_SECONDS", "300")]).unwrap().leeway, 300);
+        assert_eq!(
+            minimal(&[("AUTH0_LEEWAY_SECONDS", "300")]).unwrap().leeway,
+            300
+        );
         for bad in ["-1", "301", "1.5", "five"] {
-            assert_eq!(failing_variable(minimal(&[("AUTH0_LEEWAY_SECONDS", bad)])), "AUTH0_LEEWAY_SECONDS", "{bad}");
+            assert_eq!(
+                failing_variable(minimal(&[("AUTH0_LEEWAY_SECONDS", bad)])),
+                "AUTH0_LEEWAY_SECONDS",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn realm_with_a_line_break_is_refused() {
-        assert_eq!(failing_variable(minimal(&[("AUTH0_REALM", "a\r\nb")])), "AUTH0_REALM");
+        assert_eq!(
+            failing_variable(minimal(&[("AUTH0_REALM", "a\r\nb")])),
+            "AUTH0_REALM"
+        );
     }
 
     #[test]
     fn email_claim_is_read() {
         let config = minimal(&[("AUTH0_EMAIL_CLAIM", "https://example.com/email")]).unwrap();
-        assert_eq!(config.email_claim.as_deref(), Some("https://example.com/email"));
+        assert_eq!(
+            config.email_claim.as_deref(),
+            Some("https://example.com/email")
+        );
     }
 
     #[test]

@@ -10,7 +10,10 @@ use tracing_subscriber::filter::LevelFilter;
 async fn main() -> ExitCode {
     let level_problem = init_logging();
     if let Some(variable) = level_problem {
-        tracing::error!(variable, "{variable}: must be one of error, warn, info, debug, trace");
+        tracing::error!(
+            variable,
+            "{variable}: must be one of error, warn, info, debug, trace"
+        );
         return ExitCode::FAILURE;
     }
 
@@ -25,7 +28,10 @@ async fn main() -> ExitCode {
     let app = match App::new(config) {
         Ok(app) => app,
         Err(error) => {
-            tracing::error!(variable = "AUTH0_CLIENT_SECRET", "cannot build the signing key: {error}");
+            tracing::error!(
+                variable = "AUTH0_CLIENT_SECRET",
+                "cannot build the signing key: {error}"
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -45,7 +51,10 @@ fn init_logging() -> Option<&'static str> {
     let mut problem = None;
     let mut level = LevelFilter::INFO;
     for variable in ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"] {
-        if let Some(text) = std::env::var(variable).ok().filter(|text| !text.trim().is_empty()) {
+        if let Some(text) = std::env::var(variable)
+            .ok()
+            .filter(|text| !text.trim().is_empty())
+        {
             match text.trim().parse::<LevelFilter>() {
                 Ok(parsed) => level = parsed,
                 Err(_) => problem = Some(variable),

@@ -39,8 +39,18 @@ pub struct Route {
 
 /// Every endpoint. Protecting a new one is one line here with [`Access::Authenticated`].
 pub const ROUTES: &[Route] = &[
-    Route { method: Method::GET, path: "/", access: Access::Public, handler: hello },
-    Route { method: Method::GET, path: "/protected", access: Access::Authenticated, handler: protected },
+    Route {
+        method: Method::GET,
+        path: "/",
+        access: Access::Public,
+        handler: hello,
+    },
+    Route {
+        method: Method::GET,
+        path: "/protected",
+        access: Access::Authenticated,
+        handler: protected,
+    },
 ];
 
 /// `GET /`: the seed's greeting, no token needed.
@@ -50,14 +60,25 @@ fn hello(_: &Request, _: &App) -> Response<Body> {
 
 /// `GET /protected`: greets the caller by email, the configured email claim, or `sub`.
 fn protected(request: &Request, app: &App) -> Response<Body> {
-    let name = request.claims().and_then(|claims| claims.display_name(app.email_claim.as_deref()));
-    text(StatusCode::OK, name.map_or_else(|| "Hello World!".to_owned(), |name| format!("Hello World {name}!")))
+    let name = request
+        .claims()
+        .and_then(|claims| claims.display_name(app.email_claim.as_deref()));
+    text(
+        StatusCode::OK,
+        name.map_or_else(
+            || "Hello World!".to_owned(),
+            |name| format!("Hello World {name}!"),
+        ),
+    )
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -73,7 +94,11 @@ impl App {
     /// Builds the keys and the verifier from a validated configuration.
     pub fn new(config: Config) -> Result<Self, jsonwebtoken::errors::Error> {
         let verifier = Verifier::new(config.policy(), &config.hmac_secret)?;
-        Ok(Self { verifier, realm: config.realm, email_claim: config.email_claim })
+        Ok(Self {
+            verifier,
+            realm: config.realm,
+            email_claim: config.email_claim,
+        })
     }
 
     /// Answers one API Gateway request and logs one line for it. Never fails: an auth failure is a 401
@@ -82,7 +107,9 @@ impl App {
         let started = Instant::now();
         let (response, code) = self.dispatch(&mut request);
         tracing::info!(
-            request_id = request.lambda_context_ref().map(|context| context.request_id.as_str()),
+            request_id = request
+                .lambda_context_ref()
+                .map(|context| context.request_id.as_str()),
             method = request.method().as_str(),
             path = route_path(&request),
             status = response.status().as_u16(),
@@ -99,10 +126,21 @@ impl App {
         let method = request.method();
         let mut on_path = ROUTES.iter().filter(|route| route.path == path).peekable();
         if on_path.peek().is_none() {
-            return (json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"), "not_found");
+            return (
+                json_error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no route matches this path",
+                ),
+                "not_found",
+            );
         }
         let Some(route) = on_path.clone().find(|route| route.method == method) else {
-            let allow = on_path.map(|route| route.method.as_str()).chain(["OPTIONS"]).collect::<Vec<_>>().join(", ");
+            let allow = on_path
+                .map(|route| route.method.as_str())
+                .chain(["OPTIONS"])
+                .collect::<Vec<_>>()
+                .join(", ");
             // CORS preflights never carry credentials, so OPTIONS is answered without a token.
             let (mut response, code) = if method == Method::OPTIONS {
                 let mut preflight = Response::new(Body::Empty);
@@ -110,17 +148,24 @@ impl App {
                 (preflight, "ok")
             } else {
                 let description = "this method is not allowed on this path";
-                (json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", description), "method_not_allowed")
+                (
+                    json_error(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        description,
+                    ),
+                    "method_not_allowed",
+                )
             };
             if let Ok(allow) = HeaderValue::try_from(allow) {
                 response.headers_mut().insert(ALLOW, allow);
             }
             return (response, code);
         };
-        if route.access == Access::Authenticated {
-            if let Err(error) = authenticate(&self.verifier, request) {
-                return (error.to_response(&self.realm), error.code());
-            }
+        if route.access == Access::Authenticated
+            && let Err(error) = authenticate(&self.verifier, request)
+        {
+            return (error.to_response(&self.realm), error.code());
         }
         ((route.handler)(request, self), "ok")
     }

@@ -76,7 +76,10 @@ struct JoseHeader<'a> {
 impl Verifier {
     /// A verifier for HMAC tokens signed with `hmac_secret` (already decoded to raw key bytes).
     pub fn new(policy: Policy, hmac_secret: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
-        Ok(Self { policy, hmac_key: Some(DecodingKey::from_secret(hmac_secret)?) })
+        Ok(Self {
+            policy,
+            hmac_key: Some(DecodingKey::from_secret(hmac_secret)?),
+        })
     }
 
     /// The policy this verifier enforces.
@@ -99,10 +102,17 @@ impl Verifier {
             .filter(|alg| self.policy.algorithms.contains(alg))
             .ok_or(AuthError::InvalidAlgorithm)?;
         if header.crit.is_some() {
-            return Err(AuthError::InvalidToken("token header lists critical extensions this API does not support"));
+            return Err(AuthError::InvalidToken(
+                "token header lists critical extensions this API does not support",
+            ));
         }
-        let Some((payload, signature)) = rest.split_once('.').filter(|(_, signature)| !signature.contains('.')) else {
-            return Err(AuthError::InvalidToken("token must be a signed JWT of three segments"));
+        let Some((payload, signature)) = rest
+            .split_once('.')
+            .filter(|(_, signature)| !signature.contains('.'))
+        else {
+            return Err(AuthError::InvalidToken(
+                "token must be a signed JWT of three segments",
+            ));
         };
         let signing_input = &token[..token.len() - signature.len() - 1];
 
@@ -133,7 +143,10 @@ impl Verifier {
             return Err(AuthError::Expired);
         }
         // RFC 7519 §4.1.5: the current time must be at or after `nbf`.
-        if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
             return Err(AuthError::NotYetValid);
         }
         if !self.policy.issuers.is_empty() {
@@ -142,7 +155,10 @@ impl Verifier {
                 return Err(AuthError::WrongIssuer);
             }
         }
-        if !claims.audiences().any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud)) {
+        if !claims
+            .audiences()
+            .any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud))
+        {
             return Err(AuthError::WrongAudience);
         }
         Ok(())
@@ -157,21 +173,36 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
 
 /// Reads the claim set and checks the JSON type of every registered claim we rely on.
 fn parse_claims(payload: &[u8]) -> Result<Claims, AuthError> {
-    let all: Map<String, Value> =
-        serde_json::from_slice(payload).map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
+    let all: Map<String, Value> = serde_json::from_slice(payload)
+        .map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
 
     let exp = match all.get("exp") {
         None => return Err(AuthError::InvalidToken("token has no exp claim")),
-        Some(value) => numeric_date(value, f64::floor).ok_or(AuthError::InvalidToken("exp must be a number"))?,
+        Some(value) => numeric_date(value, f64::floor)
+            .ok_or(AuthError::InvalidToken("exp must be a number"))?,
     };
-    let nbf = optional(&all, "nbf", |v| numeric_date(v, f64::ceil), "nbf must be a number")?;
-    let iat = optional(&all, "iat", |v| numeric_date(v, f64::floor), "iat must be a number")?;
+    let nbf = optional(
+        &all,
+        "nbf",
+        |v| numeric_date(v, f64::ceil),
+        "nbf must be a number",
+    )?;
+    let iat = optional(
+        &all,
+        "iat",
+        |v| numeric_date(v, f64::floor),
+        "iat must be a number",
+    )?;
     optional(&all, "iss", Value::as_str, "iss must be a string")?;
     optional(&all, "sub", Value::as_str, "sub must be a string")?;
     match all.get("aud") {
         None | Some(Value::String(_)) => {}
         Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
-        Some(_) => return Err(AuthError::InvalidToken("aud must be a string or an array of strings")),
+        Some(_) => {
+            return Err(AuthError::InvalidToken(
+                "aud must be a string or an array of strings",
+            ));
+        }
     }
 
     Ok(Claims { exp, nbf, iat, all })
@@ -184,7 +215,9 @@ fn optional<'a, T>(
     read: impl Fn(&'a Value) -> Option<T>,
     reason: &'static str,
 ) -> Result<Option<T>, AuthError> {
-    all.get(name).map(|value| read(value).ok_or(AuthError::InvalidToken(reason))).transpose()
+    all.get(name)
+        .map(|value| read(value).ok_or(AuthError::InvalidToken(reason)))
+        .transpose()
 }
 
 /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. `round` says which way a fraction
@@ -220,7 +253,12 @@ mod tests {
     }
 
     fn sign(claims: &Value) -> String {
-        jsonwebtoken::encode(&Header::default(), claims, &EncodingKey::from_secret(SECRET).unwrap()).unwrap()
+        jsonwebtoken::encode(
+            &Header::default(),
+            claims,
+            &EncodingKey::from_secret(SECRET).unwrap(),
+        )
+        .unwrap()
     }
 
     fn with(mut base: Value, key: &str, value: Value) -> Value {
@@ -251,7 +289,10 @@ mod tests {
 
     #[test]
     fn exp_is_required() {
-        assert_eq!(verify(&without(claims(), "exp")), Err(AuthError::InvalidToken("token has no exp claim")));
+        assert_eq!(
+            verify(&without(claims(), "exp")),
+            Err(AuthError::InvalidToken("token has no exp claim"))
+        );
     }
 
     #[test]
@@ -263,7 +304,10 @@ mod tests {
     #[test]
     fn exp_at_the_leeway_edge_is_expired() {
         let exp = NOW - DEFAULT_LEEWAY_SECONDS;
-        assert_eq!(code(verify(&with(claims(), "exp", json!(exp)))), "token_expired");
+        assert_eq!(
+            code(verify(&with(claims(), "exp", json!(exp)))),
+            "token_expired"
+        );
     }
 
     #[test]
@@ -278,7 +322,10 @@ mod tests {
     #[test]
     fn fractional_exp_is_rounded_down() {
         let exp = (NOW - DEFAULT_LEEWAY_SECONDS) as f64 + 0.9;
-        assert_eq!(code(verify(&with(claims(), "exp", json!(exp)))), "token_expired");
+        assert_eq!(
+            code(verify(&with(claims(), "exp", json!(exp)))),
+            "token_expired"
+        );
     }
 
     #[test]
@@ -290,7 +337,10 @@ mod tests {
     #[test]
     fn nbf_one_second_past_the_leeway_is_not_yet_valid() {
         let nbf = NOW + DEFAULT_LEEWAY_SECONDS + 1;
-        assert_eq!(code(verify(&with(claims(), "nbf", json!(nbf)))), "token_not_yet_valid");
+        assert_eq!(
+            code(verify(&with(claims(), "nbf", json!(nbf)))),
+            "token_not_yet_valid"
+        );
     }
 
     #[test]
@@ -306,7 +356,11 @@ mod tests {
             ("iss", json!(["https://tenant.auth0.com/"])),
             ("sub", json!(7)),
         ] {
-            assert_eq!(code(verify(&with(claims(), claim, value.clone()))), "invalid_token", "{claim}: {value}");
+            assert_eq!(
+                code(verify(&with(claims(), claim, value.clone()))),
+                "invalid_token",
+                "{claim}: {value}"
+            );
         }
     }
 
@@ -318,8 +372,17 @@ mod tests {
 
     #[test]
     fn audience_must_match_an_element_exactly() {
-        for aud in [json!("https://api.example.com/"), json!("https://api.example"), json!([]), json!(["x", "y"])] {
-            assert_eq!(code(verify(&with(claims(), "aud", aud.clone()))), "invalid_audience", "{aud}");
+        for aud in [
+            json!("https://api.example.com/"),
+            json!("https://api.example"),
+            json!([]),
+            json!(["x", "y"]),
+        ] {
+            assert_eq!(
+                code(verify(&with(claims(), "aud", aud.clone()))),
+                "invalid_audience",
+                "{aud}"
+            );
         }
     }
 
@@ -330,14 +393,25 @@ mod tests {
 
     #[test]
     fn issuer_must_be_one_of_the_configured_issuers() {
-        assert_eq!(code(verify(&with(claims(), "iss", json!("https://evil.auth0.com/")))), "invalid_issuer");
+        assert_eq!(
+            code(verify(&with(
+                claims(),
+                "iss",
+                json!("https://evil.auth0.com/")
+            ))),
+            "invalid_issuer"
+        );
         assert_eq!(code(verify(&without(claims(), "iss"))), "invalid_issuer");
     }
 
     #[test]
     fn issuer_is_not_required_when_none_is_configured() {
         let verifier = Verifier::new(Policy::new(vec![AUD.into()]), SECRET).unwrap();
-        assert!(verifier.verify(&sign(&without(claims(), "iss")), NOW).is_ok());
+        assert!(
+            verifier
+                .verify(&sign(&without(claims(), "iss")), NOW)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -350,14 +424,23 @@ mod tests {
     fn claims_are_only_read_after_the_signature_verifies() {
         let token = sign(&with(claims(), "exp", json!("not a number")));
         let forged = format!("{}.{}", &token[..token.rfind('.').unwrap()], "AAAA");
-        assert_eq!(verifier().verify(&forged, NOW).unwrap_err(), AuthError::InvalidSignature);
+        assert_eq!(
+            verifier().verify(&forged, NOW).unwrap_err(),
+            AuthError::InvalidSignature
+        );
     }
 
     #[test]
     fn token_that_is_not_three_segments_is_invalid() {
         let token = sign(&claims());
-        assert_eq!(code(verifier().verify(&format!("{token}.x.y"), NOW)), "invalid_token");
-        assert_eq!(code(verifier().verify(token.rsplit_once('.').unwrap().0, NOW)), "invalid_token");
+        assert_eq!(
+            code(verifier().verify(&format!("{token}.x.y"), NOW)),
+            "invalid_token"
+        );
+        assert_eq!(
+            code(verifier().verify(token.rsplit_once('.').unwrap().0, NOW)),
+            "invalid_token"
+        );
     }
 
     #[test]
@@ -365,9 +448,17 @@ mod tests {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
         for payload in ["[1]", "\"x\"", "{", ""] {
             let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
-            let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &EncodingKey::from_secret(SECRET).unwrap(), Algorithm::HS256)
-                .unwrap();
-            assert_eq!(code(verifier().verify(&format!("{input}.{sig}"), NOW)), "invalid_token", "{payload}");
+            let sig = jsonwebtoken::crypto::sign(
+                input.as_bytes(),
+                &EncodingKey::from_secret(SECRET).unwrap(),
+                Algorithm::HS256,
+            )
+            .unwrap();
+            assert_eq!(
+                code(verifier().verify(&format!("{input}.{sig}"), NOW)),
+                "invalid_token",
+                "{payload}"
+            );
         }
     }
 }

@@ -29,12 +29,16 @@ pub fn env() -> Vec<(&'static str, &'static str)> {
 
 pub fn app() -> App {
     let vars: HashMap<&str, &str> = env().into_iter().collect();
-    let config = Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
+    let config =
+        Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
     App::new(config).unwrap()
 }
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Claims of a valid token, fresh for the next hour.
@@ -63,7 +67,12 @@ pub fn sign_raw(header: &Value, claims: &Value, alg: Algorithm, secret: &[u8]) -
 
 /// A valid HS256 token for `claims`.
 pub fn mint(claims: &Value) -> String {
-    sign_raw(&json!({"alg": "HS256", "typ": "JWT"}), claims, Algorithm::HS256, SECRET.as_bytes())
+    sign_raw(
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        claims,
+        Algorithm::HS256,
+        SECRET.as_bytes(),
+    )
 }
 
 /// An API Gateway event from `events/`, as JSON.
@@ -75,10 +84,16 @@ pub fn event(name: &str) -> Value {
 /// Sets (or with `None`, removes) the `Authorization` header of an event, in both header maps of payload v1.
 pub fn with_authorization(mut event: Value, authorization: Option<&str>) -> Value {
     for map in ["headers", "multiValueHeaders"] {
-        let Some(headers) = event.get_mut(map).and_then(Value::as_object_mut) else { continue };
+        let Some(headers) = event.get_mut(map).and_then(Value::as_object_mut) else {
+            continue;
+        };
         headers.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
         if let Some(value) = authorization {
-            let value = if map == "headers" { json!(value) } else { json!([value]) };
+            let value = if map == "headers" {
+                json!(value)
+            } else {
+                json!([value])
+            };
             headers.insert("Authorization".into(), value);
         }
     }
@@ -120,7 +135,9 @@ impl Answer {
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |value| value.to_str().unwrap())
+        self.headers
+            .get(name)
+            .map_or("", |value| value.to_str().unwrap())
     }
 }
 
@@ -133,10 +150,18 @@ pub async fn call(app: &App, event: &Value) -> Answer {
         Body::Binary(bytes) => String::from_utf8(bytes).unwrap(),
         _ => unreachable!("unknown body kind"),
     };
-    Answer { status: parts.status, headers: parts.headers, body }
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// Calls `/protected` on a v2 event with this `Authorization` header value.
 pub async fn call_protected(app: &App, authorization: &str) -> Answer {
-    call(app, &with_authorization(event("v2-protected-no-token"), Some(authorization))).await
+    call(
+        app,
+        &with_authorization(event("v2-protected-no-token"), Some(authorization)),
+    )
+    .await
 }

@@ -1,0 +1,230 @@
+//! End to end: the real binary against a Lambda Runtime API on 127.0.0.1, called over HTTP.
+
+mod emulator;
+mod support;
+
+use emulator::{Emulator, http_get};
+use serde_json::Value;
+use support::{AUDIENCE, env};
+
+async fn running() -> Emulator {
+    let emulator = Emulator::start(&env()).await;
+    emulator.wait_until_ready().await;
+    emulator
+}
+
+/// A token from the `mint-token` binary, configured exactly like the function.
+fn minted_token(args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mint-token"))
+        .env_clear()
+        .envs(env())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn request_lines(emulator: &Emulator) -> Vec<Value> {
+    emulator
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == "request")
+        .collect()
+}
+
+#[tokio::test]
+async fn root_answers_over_http() {
+    let emulator = running().await;
+    let answer = http_get(emulator.gateway, "GET", "/", &[]).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, "Hello World!");
+}
+
+#[tokio::test]
+async fn protected_accepts_a_token_from_mint_token() {
+    let emulator = running().await;
+    let token = minted_token(&["--email", "dev@example.com", "--expires-in", "5m"]);
+    let answer = http_get(
+        emulator.gateway,
+        "GET",
+        "/protected",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body, "Hello World dev@example.com!");
+}
+
+#[tokio::test]
+async fn protected_without_a_token_is_401_with_the_challenge() {
+    let emulator = running().await;
+    let answer = http_get(emulator.gateway, "GET", "/protected", &[]).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json()["code"], "authorization_header_missing");
+    assert_eq!(
+        answer.header("www-authenticate"),
+        Some(format!("Bearer realm=\"{AUDIENCE}\"").as_str())
+    );
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_invalid_header() {
+    let emulator = running().await;
+    let token = minted_token(&[]);
+    let bearer = format!("Bearer {token}");
+    let answer = http_get(
+        emulator.gateway,
+        "GET",
+        "/protected",
+        &[("authorization", &bearer), ("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json()["code"], "invalid_header");
+}
+
+#[tokio::test]
+async fn expired_token_from_mint_token_is_token_expired() {
+    let mut config = env();
+    config.push(("AUTH0_LEEWAY_SECONDS", "0"));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    let token = minted_token(&["--expires-in", "0s"]);
+    let answer = http_get(
+        emulator.gateway,
+        "GET",
+        "/protected",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json()["code"], "token_expired");
+}
+
+#[tokio::test]
+async fn every_request_logs_one_json_line_without_the_token_or_claims() {
+    let emulator = running().await;
+    let token = minted_token(&["--email", "private@example.com"]);
+    let bearer = format!("Bearer {token}");
+    http_get(
+        emulator.gateway,
+        "GET",
+        "/protected",
+        &[("authorization", &bearer)],
+    )
+    .await;
+    http_get(
+        emulator.gateway,
+        "GET",
+        "/protected",
+        &[("authorization", "Bearer x.y.z")],
+    )
+    .await;
+    http_get(emulator.gateway, "GET", "/nope", &[]).await;
+
+    let started = std::time::Instant::now();
+    while request_lines(&emulator).len() < 3 {
+        assert!(
+            started.elapsed() < emulator::PATIENCE,
+            "missing request lines: {:?}",
+            emulator.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let lines = request_lines(&emulator);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let outcomes: Vec<(&str, u64, &str)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["path"].as_str().unwrap(),
+                line["status"].as_u64().unwrap(),
+                line["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("/protected", 200, "ok"),
+            ("/protected", 401, "invalid_token"),
+            ("/nope", 404, "not_found")
+        ]
+    );
+    for line in &lines {
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["method"], "GET");
+        assert!(
+            line["request_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("req-")),
+            "{line}"
+        );
+        assert!(line["duration_us"].is_u64(), "{line}");
+    }
+    let everything = emulator.logs().join("\n");
+    assert!(!everything.contains(&token), "a log line carries the token");
+    assert!(
+        !everything.contains("private@example.com"),
+        "a log line carries a claim value"
+    );
+    assert!(
+        !everything.contains(support::SECRET),
+        "a log line carries the secret"
+    );
+}
+
+#[tokio::test]
+async fn missing_audience_fails_the_cold_start_naming_the_variable() {
+    let config: Vec<_> = env()
+        .into_iter()
+        .filter(|(name, _)| *name != "AUTH0_AUDIENCE")
+        .collect();
+    let mut emulator = Emulator::start(&config).await;
+    let code = emulator.wait_for_exit().await;
+    assert_ne!(code, Some(0));
+    assert_eq!(
+        emulator.next_polls(),
+        0,
+        "a misconfigured function must not serve"
+    );
+    let logs = emulator.logs();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let line: Value = serde_json::from_str(&logs[0]).unwrap();
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["variable"], "AUTH0_AUDIENCE");
+    assert!(line["message"].as_str().unwrap().contains("AUTH0_AUDIENCE"));
+}
+
+#[tokio::test]
+async fn short_secret_fails_the_cold_start_without_echoing_it() {
+    let mut config: Vec<_> = env()
+        .into_iter()
+        .filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET")
+        .collect();
+    config.push(("AUTH0_CLIENT_SECRET", "too-short-secret"));
+    let mut emulator = Emulator::start(&config).await;
+    assert_ne!(emulator.wait_for_exit().await, Some(0));
+    let logs = emulator.logs().join("\n");
+    assert!(logs.contains("AUTH0_CLIENT_SECRET"), "{logs}");
+    assert!(
+        !logs.contains("too-short-secret"),
+        "the log echoes the secret"
+    );
+}
+
+#[tokio::test]
+async fn invalid_leeway_fails_the_cold_start_naming_the_variable() {
+    let mut config = env();
+    config.push(("AUTH0_LEEWAY_SECONDS", "soon"));
+    let mut emulator = Emulator::start(&config).await;
+    assert_ne!(emulator.wait_for_exit().await, Some(0));
+    assert!(emulator.logs().join("\n").contains("AUTH0_LEEWAY_SECONDS"));
+    assert_eq!(emulator.invocations(), 0);
+}
