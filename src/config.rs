@@ -4,6 +4,8 @@ use base64::Engine as _;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
+use tracing::level_filters::LevelFilter;
+
 use crate::error::Realm;
 use crate::verify::{DEFAULT_LEEWAY_SECONDS, Policy};
 
@@ -157,6 +159,28 @@ impl Config {
         policy.leeway = self.leeway;
         policy
     }
+}
+
+/// The log level: `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by its advanced logging controls),
+/// else `info`. Read apart from [`Config`] because logging starts before the configuration is read, so that
+/// a configuration error can be logged.
+pub fn log_level(lookup: impl Fn(&str) -> Option<String>) -> Result<LevelFilter, ConfigError> {
+    for variable in ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"] {
+        let Some(text) = lookup(variable).filter(|text| !text.trim().is_empty()) else {
+            continue;
+        };
+        return match text.trim() {
+            // Lambda's scale ends at FATAL; tracing's at ERROR.
+            fatal if fatal.eq_ignore_ascii_case("fatal") => Ok(LevelFilter::ERROR),
+            level => level.parse::<LevelFilter>().map_err(|_| {
+                invalid(
+                    variable,
+                    "must be one of error, warn, info, debug, trace, off",
+                )
+            }),
+        };
+    }
+    Ok(LevelFilter::INFO)
 }
 
 /// Splits a comma-separated list, trimming items and dropping empty ones.
@@ -407,6 +431,34 @@ mod tests {
         assert_eq!(
             config.email_claim.as_deref(),
             Some("https://example.com/email")
+        );
+    }
+
+    #[test]
+    fn log_level_defaults_to_info_and_prefers_rust_log() {
+        let level = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect();
+            log_level(|name| map.get(name).cloned())
+        };
+        assert_eq!(level(&[]), Ok(LevelFilter::INFO));
+        assert_eq!(
+            level(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]),
+            Ok(LevelFilter::DEBUG)
+        );
+        assert_eq!(
+            level(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]),
+            Ok(LevelFilter::ERROR)
+        );
+        assert_eq!(
+            level(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]),
+            Ok(LevelFilter::WARN)
+        );
+        assert_eq!(
+            level(&[("RUST_LOG", "verbose")]).unwrap_err().variable,
+            "RUST_LOG"
         );
     }
 

@@ -2,23 +2,18 @@
 
 use std::process::ExitCode;
 
-use auth0_lambda_api::{App, Config};
+use auth0_lambda_api::{App, Config, config};
 use lambda_http::service_fn;
 use tracing_subscriber::filter::LevelFilter;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let level_problem = init_logging();
-    if let Some(variable) = level_problem {
-        tracing::error!(
-            variable,
-            "{variable}: must be one of error, warn, info, debug, trace"
-        );
-        return ExitCode::FAILURE;
-    }
+    // Logging starts first so that a configuration error reaches CloudWatch as a JSON line.
+    let level = config::log_level(|name| std::env::var(name).ok());
+    init_logging(*level.as_ref().unwrap_or(&LevelFilter::INFO));
 
     // A bad configuration must fail the cold start (Lambda reports an init error), not every request.
-    let config = match Config::from_env() {
+    let config = match level.and_then(|_| Config::from_env()) {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(variable = error.variable, "invalid configuration: {error}");
@@ -45,23 +40,8 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// JSON logs, one object per line, at the level of `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL` (default
-/// `info`). Returns the variable at fault when its level cannot be read; logging is then set to `info`.
-fn init_logging() -> Option<&'static str> {
-    let mut problem = None;
-    let mut level = LevelFilter::INFO;
-    for variable in ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"] {
-        if let Some(text) = std::env::var(variable)
-            .ok()
-            .filter(|text| !text.trim().is_empty())
-        {
-            match text.trim().parse::<LevelFilter>() {
-                Ok(parsed) => level = parsed,
-                Err(_) => problem = Some(variable),
-            }
-            break;
-        }
-    }
+/// JSON logs, one object per line on stdout, which Lambda sends to CloudWatch Logs.
+fn init_logging(level: LevelFilter) {
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -71,5 +51,4 @@ fn init_logging() -> Option<&'static str> {
         .with_max_level(level)
         .with_writer(std::io::stdout)
         .init();
-    problem
 }

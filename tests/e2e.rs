@@ -228,3 +228,13 @@ async fn invalid_leeway_fails_the_cold_start_naming_the_variable() {
     assert!(emulator.logs().join("\n").contains("AUTH0_LEEWAY_SECONDS"));
     assert_eq!(emulator.invocations(), 0);
 }
+
+#[tokio::test]
+async fn invalid_log_level_fails_the_cold_start_naming_the_variable() {
+    let mut config = env();
+    config.push(("RUST_LOG", "chatty"));
+    let mut emulator = Emulator::start(&config).await;
+    assert_ne!(emulator.wait_for_exit().await, Some(0));
+    assert!(emulator.logs().join("\n").contains("RUST_LOG"));
+    assert_eq!(emulator.next_polls(), 0);
+}
