@@ -39,21 +39,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let bare = format!(
-        "{}/target/release/examples/bare-lambda",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let bare = format!("{}/target/release/examples/bare-lambda", env!("CARGO_MANIFEST_DIR"));
     let mut binaries = vec![("auth0-lambda-api", emulator::function_binary())];
     if std::path::Path::new(&bare).exists() {
         binaries.push(("bare lambda_http", bare));
     } else {
-        println!(
-            "(no {bare}: build it with `cargo build --release --example bare-lambda` for the baseline)"
-        );
+        println!("(no {bare}: build it with `cargo build --release --example bare-lambda` for the baseline)");
     }
-    println!(
-        "{COLD_STARTS} cold starts each; memory is the peak RSS after {WARM_REQUESTS} requests to /protected\n"
-    );
+    println!("{COLD_STARTS} cold starts each; memory is the peak RSS after {WARM_REQUESTS} requests to /protected\n");
     println!(
         "{:<20} {:>14} {:>14} {:>18} {:>18}",
         "binary", "init p50", "init p90", "first request p50", "peak RSS p50"
@@ -85,19 +78,14 @@ async fn measure(binary: &str) -> Figures {
         figures.init.push(emulator.init_duration().unwrap());
         let started = Instant::now();
         assert_eq!(
-            http_get(emulator.gateway, "GET", "/protected", &headers)
-                .await
-                .status
-                / 100,
+            http_get(emulator.gateway, "GET", "/protected", &headers).await.status / 100,
             2
         );
         figures.first_request.push(started.elapsed());
         for _ in 0..WARM_REQUESTS {
             http_get(emulator.gateway, "GET", "/protected", &headers).await;
         }
-        figures
-            .peak_rss_kib
-            .push(peak_rss_kib(emulator.pid().unwrap()));
+        figures.peak_rss_kib.push(peak_rss_kib(emulator.pid().unwrap()));
     }
     figures
 }
@@ -105,10 +93,7 @@ async fn measure(binary: &str) -> Figures {
 /// `VmHWM`: the peak resident set size, which is what Lambda reports as "Max Memory Used".
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmHWM:"))
-        .unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 

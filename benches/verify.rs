@@ -36,9 +36,7 @@ fn verification(c: &mut Criterion) {
 
 fn whole_request(c: &mut Criterion) {
     let app = support::app();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let token = support::mint(&support::claims());
     let with_token = support::with_authorization(
         support::event("v2-protected-no-token"),

@@ -22,9 +22,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(AuthError::MissingHeader)?;
     if values.next().is_some() {
-        return Err(AuthError::InvalidHeader(
-            "only one Authorization header is allowed",
-        ));
+        return Err(AuthError::InvalidHeader("only one Authorization header is allowed"));
     }
     let bytes = value.as_bytes();
     if bytes.is_empty() {
@@ -34,9 +32,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         return Err(AuthError::InvalidHeader("Authorization header is too long"));
     }
     if !bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
-        return Err(AuthError::InvalidHeader(
-            "Authorization header must be printable ASCII",
-        ));
+        return Err(AuthError::InvalidHeader("Authorization header must be printable ASCII"));
     }
     // Every byte is ASCII, so this cannot fail.
     let header = std::str::from_utf8(bytes)
@@ -44,9 +40,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
 
     let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::InvalidHeader(
-            "Authorization header must start with Bearer",
-        ));
+        return Err(AuthError::InvalidHeader("Authorization header must start with Bearer"));
     }
     if token.is_empty() {
         return Err(AuthError::InvalidHeader("Token not found"));
@@ -146,14 +140,8 @@ mod tests {
 
     #[test]
     fn bearer_alone_is_token_not_found() {
-        assert_eq!(
-            reason(&[b"Bearer"]),
-            AuthError::InvalidHeader("Token not found")
-        );
-        assert_eq!(
-            reason(&[b"Bearer "]),
-            AuthError::InvalidHeader("Token not found")
-        );
+        assert_eq!(reason(&[b"Bearer"]), AuthError::InvalidHeader("Token not found"));
+        assert_eq!(reason(&[b"Bearer "]), AuthError::InvalidHeader("Token not found"));
     }
 
     #[test]
@@ -166,22 +154,13 @@ mod tests {
 
     #[test]
     fn several_authorization_headers_are_invalid_header() {
-        assert_eq!(
-            reason(&[b"Bearer a.b.c", b"Bearer d.e.f"]).code(),
-            "invalid_header"
-        );
+        assert_eq!(reason(&[b"Bearer a.b.c", b"Bearer d.e.f"]).code(), "invalid_header");
     }
 
     #[test]
     fn headers_joined_with_a_comma_are_invalid_header() {
-        assert_eq!(
-            reason(&[b"Bearer a.b.c,Bearer d.e.f"]).code(),
-            "invalid_header"
-        );
-        assert_eq!(
-            reason(&[b"Bearer a.b.c, Bearer d.e.f"]).code(),
-            "invalid_header"
-        );
+        assert_eq!(reason(&[b"Bearer a.b.c,Bearer d.e.f"]).code(), "invalid_header");
+        assert_eq!(reason(&[b"Bearer a.b.c, Bearer d.e.f"]).code(), "invalid_header");
     }
 
     #[test]

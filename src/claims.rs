@@ -88,9 +88,7 @@ mod tests {
     use serde_json::json;
 
     fn claims(value: Value) -> Claims {
-        let Value::Object(all) = value else {
-            unreachable!()
-        };
+        let Value::Object(all) = value else { unreachable!() };
         Claims {
             exp: 0,
             nbf: None,
@@ -101,14 +99,9 @@ mod tests {
 
     #[test]
     fn audiences_accept_a_string_or_an_array() {
+        assert_eq!(claims(json!({"aud": "a"})).audiences().collect::<Vec<_>>(), ["a"]);
         assert_eq!(
-            claims(json!({"aud": "a"})).audiences().collect::<Vec<_>>(),
-            ["a"]
-        );
-        assert_eq!(
-            claims(json!({"aud": ["a", "b"]}))
-                .audiences()
-                .collect::<Vec<_>>(),
+            claims(json!({"aud": ["a", "b"]})).audiences().collect::<Vec<_>>(),
             ["a", "b"]
         );
         assert_eq!(claims(json!({})).audiences().count(), 0);

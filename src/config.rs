@@ -103,18 +103,11 @@ impl Config {
             None | Some("raw") => SecretEncoding::Raw,
             Some("base64url") => SecretEncoding::Base64Url,
             Some(_) => {
-                return Err(invalid(
-                    "AUTH0_SECRET_ENCODING",
-                    "must be `raw` or `base64url`",
-                ));
+                return Err(invalid("AUTH0_SECRET_ENCODING", "must be `raw` or `base64url`"));
             }
         };
-        let secret = get("AUTH0_CLIENT_SECRET").ok_or_else(|| {
-            invalid(
-                "AUTH0_CLIENT_SECRET",
-                "is required: the HS256 signing secret",
-            )
-        })?;
+        let secret = get("AUTH0_CLIENT_SECRET")
+            .ok_or_else(|| invalid("AUTH0_CLIENT_SECRET", "is required: the HS256 signing secret"))?;
         let hmac_secret = decode_secret(&secret, encoding)?;
 
         let leeway = match get("AUTH0_LEEWAY_SECONDS") {
@@ -133,12 +126,8 @@ impl Config {
         };
 
         let realm_text = get("AUTH0_REALM").unwrap_or_else(|| audiences[0].clone());
-        let realm = Realm::new(&realm_text).ok_or_else(|| {
-            invalid(
-                "AUTH0_REALM",
-                "must be printable ASCII (it is sent in a header)",
-            )
-        })?;
+        let realm = Realm::new(&realm_text)
+            .ok_or_else(|| invalid("AUTH0_REALM", "must be printable ASCII (it is sent in a header)"))?;
 
         let email_claim = get("AUTH0_EMAIL_CLAIM").map(|claim| claim.trim().to_owned());
 
@@ -172,12 +161,9 @@ pub fn log_level(lookup: impl Fn(&str) -> Option<String>) -> Result<LevelFilter,
         return match text.trim() {
             // Lambda's scale ends at FATAL; tracing's at ERROR.
             fatal if fatal.eq_ignore_ascii_case("fatal") => Ok(LevelFilter::ERROR),
-            level => level.parse::<LevelFilter>().map_err(|_| {
-                invalid(
-                    variable,
-                    "must be one of error, warn, info, debug, trace, off",
-                )
-            }),
+            level => level
+                .parse::<LevelFilter>()
+                .map_err(|_| invalid(variable, "must be one of error, warn, info, debug, trace, off")),
         };
     }
     Ok(LevelFilter::INFO)
@@ -239,10 +225,7 @@ mod tests {
     const SECRET: &str = "a-raw-client-secret-that-is-long-enough-0123";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -281,10 +264,7 @@ mod tests {
             "AUTH0_AUDIENCE"
         );
         assert_eq!(
-            failing_variable(config(&[
-                ("AUTH0_AUDIENCE", " , "),
-                ("AUTH0_CLIENT_SECRET", SECRET)
-            ])),
+            failing_variable(config(&[("AUTH0_AUDIENCE", " , "), ("AUTH0_CLIENT_SECRET", SECRET)])),
             "AUTH0_AUDIENCE"
         );
     }
@@ -293,18 +273,12 @@ mod tests {
     fn audiences_and_issuers_are_comma_separated_and_trimmed() {
         let config = config(&[
             ("AUTH0_AUDIENCE", "https://a, https://b ,"),
-            (
-                "AUTH0_ISSUER",
-                "https://t.auth0.com/,https://login.example.com/",
-            ),
+            ("AUTH0_ISSUER", "https://t.auth0.com/,https://login.example.com/"),
             ("AUTH0_CLIENT_SECRET", SECRET),
         ])
         .unwrap();
         assert_eq!(config.audiences, ["https://a", "https://b"]);
-        assert_eq!(
-            config.issuers,
-            ["https://t.auth0.com/", "https://login.example.com/"]
-        );
+        assert_eq!(config.issuers, ["https://t.auth0.com/", "https://login.example.com/"]);
     }
 
     #[test]
@@ -314,10 +288,7 @@ mod tests {
             "AUTH0_CLIENT_SECRET"
         );
         assert_eq!(
-            failing_variable(config(&[
-                ("AUTH0_AUDIENCE", "a"),
-                ("AUTH0_CLIENT_SECRET", "")
-            ])),
+            failing_variable(config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", "")])),
             "AUTH0_CLIENT_SECRET"
         );
     }
@@ -325,10 +296,7 @@ mod tests {
     #[test]
     fn secret_shorter_than_32_bytes_is_refused() {
         assert_eq!(
-            failing_variable(config(&[
-                ("AUTH0_AUDIENCE", "a"),
-                ("AUTH0_CLIENT_SECRET", "short")
-            ])),
+            failing_variable(config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", "short")])),
             "AUTH0_CLIENT_SECRET"
         );
     }
@@ -370,10 +338,7 @@ mod tests {
         let key = [7u8; 34]; // 34 bytes: base64 ends in "==", exercising padded and bare forms.
         let padded = base64::engine::general_purpose::URL_SAFE.encode(key);
         assert!(padded.ends_with("=="));
-        assert_eq!(
-            decode_secret(&padded, SecretEncoding::Base64Url).unwrap(),
-            key
-        );
+        assert_eq!(decode_secret(&padded, SecretEncoding::Base64Url).unwrap(), key);
         assert_eq!(
             decode_secret(padded.trim_end_matches('='), SecretEncoding::Base64Url).unwrap(),
             key
@@ -393,10 +358,7 @@ mod tests {
     #[test]
     fn base64url_encoding_is_selected_by_the_variable() {
         let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 40]);
-        let mut vars = vec![
-            ("AUTH0_AUDIENCE", "a"),
-            ("AUTH0_SECRET_ENCODING", "base64url"),
-        ];
+        let mut vars = vec![("AUTH0_AUDIENCE", "a"), ("AUTH0_SECRET_ENCODING", "base64url")];
         vars.push(("AUTH0_CLIENT_SECRET", &secret));
         assert_eq!(config(&vars).unwrap().hmac_secret, [9u8; 40]);
     }
@@ -404,10 +366,7 @@ mod tests {
     #[test]
     fn leeway_must_be_a_bounded_whole_number() {
         assert_eq!(minimal(&[("AUTH0_LEEWAY_SECONDS", "0")]).unwrap().leeway, 0);
-        assert_eq!(
-            minimal(&[("AUTH0_LEEWAY_SECONDS", "300")]).unwrap().leeway,
-            300
-        );
+        assert_eq!(minimal(&[("AUTH0_LEEWAY_SECONDS", "300")]).unwrap().leeway, 300);
         for bad in ["-1", "301", "1.5", "five"] {
             assert_eq!(
                 failing_variable(minimal(&[("AUTH0_LEEWAY_SECONDS", bad)])),
@@ -419,47 +378,29 @@ mod tests {
 
     #[test]
     fn realm_with_a_line_break_is_refused() {
-        assert_eq!(
-            failing_variable(minimal(&[("AUTH0_REALM", "a\r\nb")])),
-            "AUTH0_REALM"
-        );
+        assert_eq!(failing_variable(minimal(&[("AUTH0_REALM", "a\r\nb")])), "AUTH0_REALM");
     }
 
     #[test]
     fn email_claim_is_read() {
         let config = minimal(&[("AUTH0_EMAIL_CLAIM", "https://example.com/email")]).unwrap();
-        assert_eq!(
-            config.email_claim.as_deref(),
-            Some("https://example.com/email")
-        );
+        assert_eq!(config.email_claim.as_deref(), Some("https://example.com/email"));
     }
 
     #[test]
     fn log_level_defaults_to_info_and_prefers_rust_log() {
         let level = |vars: &[(&str, &str)]| {
-            let map: HashMap<String, String> = vars
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect();
+            let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
             log_level(|name| map.get(name).cloned())
         };
         assert_eq!(level(&[]), Ok(LevelFilter::INFO));
-        assert_eq!(
-            level(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]),
-            Ok(LevelFilter::DEBUG)
-        );
-        assert_eq!(
-            level(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]),
-            Ok(LevelFilter::ERROR)
-        );
+        assert_eq!(level(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]), Ok(LevelFilter::DEBUG));
+        assert_eq!(level(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]), Ok(LevelFilter::ERROR));
         assert_eq!(
             level(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]),
             Ok(LevelFilter::WARN)
         );
-        assert_eq!(
-            level(&[("RUST_LOG", "verbose")]).unwrap_err().variable,
-            "RUST_LOG"
-        );
+        assert_eq!(level(&[("RUST_LOG", "verbose")]).unwrap_err().variable, "RUST_LOG");
     }
 
     #[test]

@@ -192,16 +192,10 @@ mod tests {
 
     #[test]
     fn codes_match_the_seed_and_its_additions() {
-        assert_eq!(
-            AuthError::MissingHeader.code(),
-            "authorization_header_missing"
-        );
+        assert_eq!(AuthError::MissingHeader.code(), "authorization_header_missing");
         assert_eq!(AuthError::InvalidHeader("x").code(), "invalid_header");
         assert_eq!(AuthError::Expired.code(), "token_expired");
-        assert_eq!(
-            AuthError::InvalidSignature.code(),
-            "token_invalid_signature"
-        );
+        assert_eq!(AuthError::InvalidSignature.code(), "token_invalid_signature");
         assert_eq!(AuthError::WrongAudience.code(), "invalid_audience");
         assert_eq!(AuthError::WrongIssuer.code(), "invalid_issuer");
         assert_eq!(AuthError::NotYetValid.code(), "token_not_yet_valid");
@@ -212,10 +206,7 @@ mod tests {
     #[test]
     fn missing_credentials_challenge_has_no_error_attribute() {
         let response = AuthError::MissingHeader.to_response(&realm());
-        assert_eq!(
-            challenge(&response),
-            r#"Bearer realm="https://api.example.com""#
-        );
+        assert_eq!(challenge(&response), r#"Bearer realm="https://api.example.com""#);
     }
 
     #[test]

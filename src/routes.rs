@@ -65,20 +65,16 @@ fn protected(request: &Request, app: &App) -> Response<Body> {
         .and_then(|claims| claims.display_name(app.email_claim.as_deref()));
     text(
         StatusCode::OK,
-        name.map_or_else(
-            || "Hello World!".to_owned(),
-            |name| format!("Hello World {name}!"),
-        ),
+        name.map_or_else(|| "Hello World!".to_owned(), |name| format!("Hello World {name}!")),
     )
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 
@@ -107,9 +103,7 @@ impl App {
         let started = Instant::now();
         let (response, code) = self.dispatch(&mut request);
         tracing::info!(
-            request_id = request
-                .lambda_context_ref()
-                .map(|context| context.request_id.as_str()),
+            request_id = request.lambda_context_ref().map(|context| context.request_id.as_str()),
             method = request.method().as_str(),
             path = route_path(&request),
             status = response.status().as_u16(),
@@ -127,11 +121,7 @@ impl App {
         let mut on_path = ROUTES.iter().filter(|route| route.path == path).peekable();
         if on_path.peek().is_none() {
             return (
-                json_error(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    "no route matches this path",
-                ),
+                json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"),
                 "not_found",
             );
         }
@@ -149,11 +139,7 @@ impl App {
             } else {
                 let description = "this method is not allowed on this path";
                 (
-                    json_error(
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        "method_not_allowed",
-                        description,
-                    ),
+                    json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", description),
                     "method_not_allowed",
                 )
             };

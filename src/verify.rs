@@ -106,13 +106,8 @@ impl Verifier {
                 "token header lists critical extensions this API does not support",
             ));
         }
-        let Some((payload, signature)) = rest
-            .split_once('.')
-            .filter(|(_, signature)| !signature.contains('.'))
-        else {
-            return Err(AuthError::InvalidToken(
-                "token must be a signed JWT of three segments",
-            ));
+        let Some((payload, signature)) = rest.split_once('.').filter(|(_, signature)| !signature.contains('.')) else {
+            return Err(AuthError::InvalidToken("token must be a signed JWT of three segments"));
         };
         let signing_input = &token[..token.len() - signature.len() - 1];
 
@@ -143,10 +138,7 @@ impl Verifier {
             return Err(AuthError::Expired);
         }
         // RFC 7519 §4.1.5: the current time must be at or after `nbf`.
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        {
+        if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(AuthError::NotYetValid);
         }
         if !self.policy.issuers.is_empty() {
@@ -173,35 +165,22 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
 
 /// Reads the claim set and checks the JSON type of every registered claim we rely on.
 fn parse_claims(payload: &[u8]) -> Result<Claims, AuthError> {
-    let all: Map<String, Value> = serde_json::from_slice(payload)
-        .map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
+    let all: Map<String, Value> =
+        serde_json::from_slice(payload).map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
 
     let exp = match all.get("exp") {
         None => return Err(AuthError::InvalidToken("token has no exp claim")),
-        Some(value) => numeric_date(value, f64::floor)
-            .ok_or(AuthError::InvalidToken("exp must be a number"))?,
+        Some(value) => numeric_date(value, f64::floor).ok_or(AuthError::InvalidToken("exp must be a number"))?,
     };
-    let nbf = optional(
-        &all,
-        "nbf",
-        |v| numeric_date(v, f64::ceil),
-        "nbf must be a number",
-    )?;
-    let iat = optional(
-        &all,
-        "iat",
-        |v| numeric_date(v, f64::floor),
-        "iat must be a number",
-    )?;
+    let nbf = optional(&all, "nbf", |v| numeric_date(v, f64::ceil), "nbf must be a number")?;
+    let iat = optional(&all, "iat", |v| numeric_date(v, f64::floor), "iat must be a number")?;
     optional(&all, "iss", Value::as_str, "iss must be a string")?;
     optional(&all, "sub", Value::as_str, "sub must be a string")?;
     match all.get("aud") {
         None | Some(Value::String(_)) => {}
         Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
         Some(_) => {
-            return Err(AuthError::InvalidToken(
-                "aud must be a string or an array of strings",
-            ));
+            return Err(AuthError::InvalidToken("aud must be a string or an array of strings"));
         }
     }
 
@@ -253,12 +232,7 @@ mod tests {
     }
 
     fn sign(claims: &Value) -> String {
-        jsonwebtoken::encode(
-            &Header::default(),
-            claims,
-            &EncodingKey::from_secret(SECRET).unwrap(),
-        )
-        .unwrap()
+        jsonwebtoken::encode(&Header::default(), claims, &EncodingKey::from_secret(SECRET).unwrap()).unwrap()
     }
 
     fn with(mut base: Value, key: &str, value: Value) -> Value {
@@ -304,10 +278,7 @@ mod tests {
     #[test]
     fn exp_at_the_leeway_edge_is_expired() {
         let exp = NOW - DEFAULT_LEEWAY_SECONDS;
-        assert_eq!(
-            code(verify(&with(claims(), "exp", json!(exp)))),
-            "token_expired"
-        );
+        assert_eq!(code(verify(&with(claims(), "exp", json!(exp)))), "token_expired");
     }
 
     #[test]
@@ -322,10 +293,7 @@ mod tests {
     #[test]
     fn fractional_exp_is_rounded_down() {
         let exp = (NOW - DEFAULT_LEEWAY_SECONDS) as f64 + 0.9;
-        assert_eq!(
-            code(verify(&with(claims(), "exp", json!(exp)))),
-            "token_expired"
-        );
+        assert_eq!(code(verify(&with(claims(), "exp", json!(exp)))), "token_expired");
     }
 
     #[test]
@@ -337,10 +305,7 @@ mod tests {
     #[test]
     fn nbf_one_second_past_the_leeway_is_not_yet_valid() {
         let nbf = NOW + DEFAULT_LEEWAY_SECONDS + 1;
-        assert_eq!(
-            code(verify(&with(claims(), "nbf", json!(nbf)))),
-            "token_not_yet_valid"
-        );
+        assert_eq!(code(verify(&with(claims(), "nbf", json!(nbf)))), "token_not_yet_valid");
     }
 
     #[test]
@@ -394,11 +359,7 @@ mod tests {
     #[test]
     fn issuer_must_be_one_of_the_configured_issuers() {
         assert_eq!(
-            code(verify(&with(
-                claims(),
-                "iss",
-                json!("https://evil.auth0.com/")
-            ))),
+            code(verify(&with(claims(), "iss", json!("https://evil.auth0.com/")))),
             "invalid_issuer"
         );
         assert_eq!(code(verify(&without(claims(), "iss"))), "invalid_issuer");
@@ -407,11 +368,7 @@ mod tests {
     #[test]
     fn issuer_is_not_required_when_none_is_configured() {
         let verifier = Verifier::new(Policy::new(vec![AUD.into()]), SECRET).unwrap();
-        assert!(
-            verifier
-                .verify(&sign(&without(claims(), "iss")), NOW)
-                .is_ok()
-        );
+        assert!(verifier.verify(&sign(&without(claims(), "iss")), NOW).is_ok());
     }
 
     #[test]
@@ -433,10 +390,7 @@ mod tests {
     #[test]
     fn token_that_is_not_three_segments_is_invalid() {
         let token = sign(&claims());
-        assert_eq!(
-            code(verifier().verify(&format!("{token}.x.y"), NOW)),
-            "invalid_token"
-        );
+        assert_eq!(code(verifier().verify(&format!("{token}.x.y"), NOW)), "invalid_token");
         assert_eq!(
             code(verifier().verify(token.rsplit_once('.').unwrap().0, NOW)),
             "invalid_token"

@@ -8,10 +8,7 @@ use support::*;
 const PAYLOADS: [&str; 2] = ["v1", "v2"];
 
 fn protected_event(payload: &str, authorization: Option<&str>) -> Value {
-    with_authorization(
-        event(&format!("{payload}-protected-no-token")),
-        authorization,
-    )
+    with_authorization(event(&format!("{payload}-protected-no-token")), authorization)
 }
 
 #[tokio::test]
@@ -28,11 +25,7 @@ async fn root_is_public_on_both_payloads() {
 async fn protected_with_a_valid_token_greets_by_email_on_both_payloads() {
     for payload in PAYLOADS {
         let token = mint(&claims());
-        let answer = call(
-            &app(),
-            &protected_event(payload, Some(&format!("Bearer {token}"))),
-        )
-        .await;
+        let answer = call(&app(), &protected_event(payload, Some(&format!("Bearer {token}")))).await;
         assert_eq!(answer.status, 200, "{payload}: {}", answer.body);
         assert_eq!(answer.body, "Hello World jane@example.com!");
         assert!(answer.header("content-type").starts_with("text/plain"));
@@ -58,10 +51,7 @@ async fn protected_without_a_token_is_401_with_a_bare_challenge() {
         let answer = call(&app(), &event(&format!("{payload}-protected-no-token"))).await;
         assert_eq!(answer.status, 401, "{payload}");
         assert_eq!(answer.code(), "authorization_header_missing");
-        assert_eq!(
-            answer.json()["description"],
-            "Authorization header is expected"
-        );
+        assert_eq!(answer.json()["description"], "Authorization header is expected");
         assert_eq!(
             answer.header("www-authenticate"),
             format!("Bearer realm=\"{AUDIENCE}\"")
@@ -89,11 +79,7 @@ async fn protected_with_the_sample_bad_token_is_an_invalid_signature() {
 #[tokio::test]
 async fn another_scheme_is_a_401_not_the_seeds_200() {
     for payload in PAYLOADS {
-        let answer = call(
-            &app(),
-            &protected_event(payload, Some("Basic dXNlcjpwYXNz")),
-        )
-        .await;
+        let answer = call(&app(), &protected_event(payload, Some("Basic dXNlcjpwYXNz"))).await;
         assert_eq!(answer.status, 401, "{payload}");
         assert_eq!(answer.code(), "invalid_header");
         assert_eq!(
@@ -153,11 +139,7 @@ async fn expired_token_is_token_expired() {
     let answer = call_protected(&app(), &format!("Bearer {}", mint(&claims))).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.code(), "token_expired");
-    assert!(
-        answer
-            .header("www-authenticate")
-            .contains("error=\"invalid_token\"")
-    );
+    assert!(answer.header("www-authenticate").contains("error=\"invalid_token\""));
 }
 
 #[tokio::test]

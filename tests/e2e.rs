@@ -21,11 +21,7 @@ fn minted_token(args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
@@ -91,9 +87,7 @@ async fn two_authorization_headers_are_invalid_header() {
 
 #[tokio::test]
 async fn expired_token_from_mint_token_is_token_expired() {
-    let mut config = env();
-    config.push(("AUTH0_LEEWAY_SECONDS", "0"));
-    let emulator = Emulator::start(&config).await;
+    let emulator = Emulator::start(&env_with("AUTH0_LEEWAY_SECONDS", Some("0"))).await;
     emulator.wait_until_ready().await;
     let token = minted_token(&["--expires-in", "0s"]);
     let answer = http_get(
@@ -112,13 +106,7 @@ async fn every_request_logs_one_json_line_without_the_token_or_claims() {
     let emulator = running().await;
     let token = minted_token(&["--email", "private@example.com"]);
     let bearer = format!("Bearer {token}");
-    http_get(
-        emulator.gateway,
-        "GET",
-        "/protected",
-        &[("authorization", &bearer)],
-    )
-    .await;
+    http_get(emulator.gateway, "GET", "/protected", &[("authorization", &bearer)]).await;
     http_get(
         emulator.gateway,
         "GET",
@@ -161,9 +149,7 @@ async fn every_request_logs_one_json_line_without_the_token_or_claims() {
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["method"], "GET");
         assert!(
-            line["request_id"]
-                .as_str()
-                .is_some_and(|id| id.starts_with("req-")),
+            line["request_id"].as_str().is_some_and(|id| id.starts_with("req-")),
             "{line}"
         );
         assert!(line["duration_us"].is_u64(), "{line}");
@@ -174,67 +160,57 @@ async fn every_request_logs_one_json_line_without_the_token_or_claims() {
         !everything.contains("private@example.com"),
         "a log line carries a claim value"
     );
-    assert!(
-        !everything.contains(support::SECRET),
-        "a log line carries the secret"
-    );
+    assert!(!everything.contains(support::SECRET), "a log line carries the secret");
 }
 
-#[tokio::test]
-async fn missing_audience_fails_the_cold_start_naming_the_variable() {
-    let config: Vec<_> = env()
-        .into_iter()
-        .filter(|(name, _)| *name != "AUTH0_AUDIENCE")
-        .collect();
-    let mut emulator = Emulator::start(&config).await;
-    let code = emulator.wait_for_exit().await;
-    assert_ne!(code, Some(0));
-    assert_eq!(
-        emulator.next_polls(),
-        0,
-        "a misconfigured function must not serve"
+/// The test configuration with `name` set to `value`, or removed when `value` is `None`.
+fn env_with(name: &'static str, value: Option<&'static str>) -> Vec<(&'static str, &'static str)> {
+    let mut config: Vec<_> = env().into_iter().filter(|(key, _)| *key != name).collect();
+    config.extend(value.map(|value| (name, value)));
+    config
+}
+
+/// Starts the function with `config`, expects it to exit before serving, and returns its single log line.
+async fn failed_cold_start(config: &[(&str, &str)]) -> Value {
+    let mut emulator = Emulator::start(config).await;
+    assert_ne!(
+        emulator.wait_for_exit().await,
+        Some(0),
+        "a misconfigured function must exit with a failure"
     );
+    assert_eq!(emulator.next_polls(), 0, "a misconfigured function must not serve");
     let logs = emulator.logs();
     assert_eq!(logs.len(), 1, "{logs:?}");
     let line: Value = serde_json::from_str(&logs[0]).unwrap();
     assert_eq!(line["level"], "ERROR");
+    line
+}
+
+#[tokio::test]
+async fn missing_audience_fails_the_cold_start_naming_the_variable() {
+    let line = failed_cold_start(&env_with("AUTH0_AUDIENCE", None)).await;
     assert_eq!(line["variable"], "AUTH0_AUDIENCE");
     assert!(line["message"].as_str().unwrap().contains("AUTH0_AUDIENCE"));
 }
 
 #[tokio::test]
 async fn short_secret_fails_the_cold_start_without_echoing_it() {
-    let mut config: Vec<_> = env()
-        .into_iter()
-        .filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET")
-        .collect();
-    config.push(("AUTH0_CLIENT_SECRET", "too-short-secret"));
-    let mut emulator = Emulator::start(&config).await;
-    assert_ne!(emulator.wait_for_exit().await, Some(0));
-    let logs = emulator.logs().join("\n");
-    assert!(logs.contains("AUTH0_CLIENT_SECRET"), "{logs}");
+    let line = failed_cold_start(&env_with("AUTH0_CLIENT_SECRET", Some("too-short-secret"))).await;
+    assert_eq!(line["variable"], "AUTH0_CLIENT_SECRET");
     assert!(
-        !logs.contains("too-short-secret"),
+        !line.to_string().contains("too-short-secret"),
         "the log echoes the secret"
     );
 }
 
 #[tokio::test]
 async fn invalid_leeway_fails_the_cold_start_naming_the_variable() {
-    let mut config = env();
-    config.push(("AUTH0_LEEWAY_SECONDS", "soon"));
-    let mut emulator = Emulator::start(&config).await;
-    assert_ne!(emulator.wait_for_exit().await, Some(0));
-    assert!(emulator.logs().join("\n").contains("AUTH0_LEEWAY_SECONDS"));
-    assert_eq!(emulator.invocations(), 0);
+    let line = failed_cold_start(&env_with("AUTH0_LEEWAY_SECONDS", Some("soon"))).await;
+    assert_eq!(line["variable"], "AUTH0_LEEWAY_SECONDS");
 }
 
 #[tokio::test]
 async fn invalid_log_level_fails_the_cold_start_naming_the_variable() {
-    let mut config = env();
-    config.push(("RUST_LOG", "chatty"));
-    let mut emulator = Emulator::start(&config).await;
-    assert_ne!(emulator.wait_for_exit().await, Some(0));
-    assert!(emulator.logs().join("\n").contains("RUST_LOG"));
-    assert_eq!(emulator.next_polls(), 0);
+    let line = failed_cold_start(&env_with("RUST_LOG", Some("chatty"))).await;
+    assert_eq!(line["variable"], "RUST_LOG");
 }

@@ -123,9 +123,7 @@ fn parse_duration(text: &str) -> Result<u64, String> {
         "h" => 3600,
         "d" => 86_400,
         _ => {
-            return Err(format!(
-                "--expires-in {text}: use a number with s, m, h or d"
-            ));
+            return Err(format!("--expires-in {text}: use a number with s, m, h or d"));
         }
     };
     digits
@@ -161,12 +159,7 @@ mod tests {
         assert!(args(&["--mail", "x"]).is_err());
         assert!(args(&["--email"]).is_err());
         assert!(args(&["--help"]).unwrap().is_none());
-        let options = args(&["--email", "a@b", "--expires-in", "5m"])
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (options.email.as_deref(), options.lifetime),
-            (Some("a@b"), 300)
-        );
+        let options = args(&["--email", "a@b", "--expires-in", "5m"]).unwrap().unwrap();
+        assert_eq!((options.email.as_deref(), options.lifetime), (Some("a@b"), 300));
     }
 }

@@ -54,8 +54,7 @@ pub struct Emulator {
 
 /// The binary under test: `AUTH0_LAMBDA_API_BIN` (for example the release build), else the one cargo built.
 pub fn function_binary() -> String {
-    std::env::var("AUTH0_LAMBDA_API_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_auth0-lambda-api").to_owned())
+    std::env::var("AUTH0_LAMBDA_API_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_auth0-lambda-api").to_owned())
 }
 
 impl Emulator {
@@ -221,11 +220,7 @@ async fn runtime_api_route(
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&body).into_owned();
     if path == "/invocation/next" {
-        shared
-            .first_poll
-            .lock()
-            .unwrap()
-            .get_or_insert_with(Instant::now);
+        shared.first_poll.lock().unwrap().get_or_insert_with(Instant::now);
         shared.next_polls.fetch_add(1, Ordering::SeqCst);
         let Some(invocation) = inbox.lock().await.recv().await else {
             return answer(StatusCode::GONE, "");
@@ -241,10 +236,7 @@ async fn runtime_api_route(
             + Duration::from_secs(30);
         let mut response = answer(StatusCode::OK, invocation.event.to_string());
         let headers = response.headers_mut();
-        headers.insert(
-            "lambda-runtime-aws-request-id",
-            invocation.id.parse().unwrap(),
-        );
+        headers.insert("lambda-runtime-aws-request-id", invocation.id.parse().unwrap());
         headers.insert(
             "lambda-runtime-deadline-ms",
             deadline.as_millis().to_string().parse().unwrap(),
@@ -261,19 +253,14 @@ async fn runtime_api_route(
         );
         return response;
     }
-    let Some((id, outcome)) = path
-        .strip_prefix("/invocation/")
-        .and_then(|rest| rest.split_once('/'))
-    else {
+    let Some((id, outcome)) = path.strip_prefix("/invocation/").and_then(|rest| rest.split_once('/')) else {
         return answer(StatusCode::NOT_FOUND, "");
     };
     let Some(reply) = shared.pending.lock().unwrap().remove(id) else {
         return answer(StatusCode::BAD_REQUEST, "unknown request id");
     };
     let result = match outcome {
-        "response" => {
-            serde_json::from_str(&text).map_err(|error| format!("response is not JSON: {error}"))
-        }
+        "response" => serde_json::from_str(&text).map_err(|error| format!("response is not JSON: {error}")),
         _ => Err(text),
     };
     let _ = reply.send(result);
@@ -285,16 +272,9 @@ async fn gateway_route(
     queue: mpsc::UnboundedSender<Invocation>,
     request: Request<Incoming>,
 ) -> Answer {
-    let id = format!(
-        "req-{}",
-        shared.invocations.fetch_add(1, Ordering::SeqCst) + 1
-    );
+    let id = format!("req-{}", shared.invocations.fetch_add(1, Ordering::SeqCst) + 1);
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|body| body.to_bytes())
-        .unwrap_or_default();
+    let body = body.collect().await.map(|body| body.to_bytes()).unwrap_or_default();
     // Payload v2 joins repeated headers with commas, as HTTP APIs do.
     let mut headers = serde_json::Map::new();
     for name in parts.headers.keys() {
@@ -335,14 +315,8 @@ async fn gateway_route(
     match tokio::time::timeout(PATIENCE, outcome).await {
         Ok(Ok(Ok(response))) => http_response(&response),
         // API Gateway answers a failed invocation with 502 and this body.
-        Ok(Ok(Err(_))) | Ok(Err(_)) => answer(
-            StatusCode::BAD_GATEWAY,
-            r#"{"message":"Internal Server Error"}"#,
-        ),
-        Err(_) => answer(
-            StatusCode::GATEWAY_TIMEOUT,
-            r#"{"message":"Service Unavailable"}"#,
-        ),
+        Ok(Ok(Err(_))) | Ok(Err(_)) => answer(StatusCode::BAD_GATEWAY, r#"{"message":"Internal Server Error"}"#),
+        Err(_) => answer(StatusCode::GATEWAY_TIMEOUT, r#"{"message":"Service Unavailable"}"#),
     }
 }
 
@@ -350,9 +324,7 @@ async fn gateway_route(
 fn http_response(response: &Value) -> Answer {
     let text = response["body"].as_str().unwrap_or_default();
     let body = if response["isBase64Encoded"] == true {
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .unwrap()
+        base64::engine::general_purpose::STANDARD.decode(text).unwrap()
     } else {
         text.as_bytes().to_vec()
     };
@@ -367,11 +339,7 @@ fn http_response(response: &Value) -> Answer {
             value.as_str().unwrap().parse().unwrap(),
         );
     }
-    for (name, values) in response["multiValueHeaders"]
-        .as_object()
-        .into_iter()
-        .flatten()
-    {
+    for (name, values) in response["multiValueHeaders"].as_object().into_iter().flatten() {
         for value in values.as_array().into_iter().flatten() {
             headers.append(
                 name.parse::<hyper::header::HeaderName>().unwrap(),
@@ -404,15 +372,9 @@ impl HttpAnswer {
 }
 
 /// Sends one HTTP/1.1 request over a fresh connection and reads the whole answer.
-pub async fn http_get(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> HttpAnswer {
+pub async fn http_get(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpAnswer {
     let mut stream = TcpStream::connect(address).await.unwrap();
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -426,14 +388,7 @@ pub async fn http_get(
     let raw = String::from_utf8(raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
     let headers = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))

@@ -29,16 +29,12 @@ pub fn env() -> Vec<(&'static str, &'static str)> {
 
 pub fn app() -> App {
     let vars: HashMap<&str, &str> = env().into_iter().collect();
-    let config =
-        Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
+    let config = Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
     App::new(config).unwrap()
 }
 
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Claims of a valid token, fresh for the next hour.
@@ -89,11 +85,7 @@ pub fn with_authorization(mut event: Value, authorization: Option<&str>) -> Valu
         };
         headers.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
         if let Some(value) = authorization {
-            let value = if map == "headers" {
-                json!(value)
-            } else {
-                json!([value])
-            };
+            let value = if map == "headers" { json!(value) } else { json!([value]) };
             headers.insert("Authorization".into(), value);
         }
     }
@@ -135,9 +127,7 @@ impl Answer {
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map_or("", |value| value.to_str().unwrap())
+        self.headers.get(name).map_or("", |value| value.to_str().unwrap())
     }
 }
 
