@@ -28,17 +28,10 @@ struct Figures {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter that names another benchmark skips this one.
-    if std::env::args()
-        .skip(1)
-        .any(|arg| !arg.starts_with('-') && !"cold_start".contains(arg.as_str()))
-    {
+    if std::env::args().skip(1).any(|arg| !arg.starts_with('-') && !"cold_start".contains(arg.as_str())) {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let bare = format!("{}/target/release/examples/bare-lambda", env!("CARGO_MANIFEST_DIR"));
     let mut binaries = vec![("auth0-lambda-api", emulator::function_binary())];
     if std::path::Path::new(&bare).exists() {
@@ -67,20 +60,13 @@ async fn measure(binary: &str) -> Figures {
     let env = support::env();
     let authorization = format!("Bearer {}", support::mint(&support::claims()));
     let headers = [("authorization", authorization.as_str())];
-    let mut figures = Figures {
-        init: Vec::new(),
-        first_request: Vec::new(),
-        peak_rss_kib: Vec::new(),
-    };
+    let mut figures = Figures { init: Vec::new(), first_request: Vec::new(), peak_rss_kib: Vec::new() };
     for _ in 0..COLD_STARTS {
         let emulator = Emulator::start_binary(binary, &env).await;
         emulator.wait_until_ready().await;
         figures.init.push(emulator.init_duration().unwrap());
         let started = Instant::now();
-        assert_eq!(
-            http_get(emulator.gateway, "GET", "/protected", &headers).await.status / 100,
-            2
-        );
+        assert_eq!(http_get(emulator.gateway, "GET", "/protected", &headers).await.status / 100, 2);
         figures.first_request.push(started.elapsed());
         for _ in 0..WARM_REQUESTS {
             http_get(emulator.gateway, "GET", "/protected", &headers).await;

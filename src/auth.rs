@@ -1,7 +1,9 @@
-//! The HTTP side of authentication: bearer-token parsing (RFC 6750 §2.1), the requires-auth step that puts
-//! verified claims into the request, and the `claims()` accessor handlers use to read them.
+//! The HTTP side of authentication: bearer-token parsing (RFC 6750 §2.1), the requires-auth step that picks
+//! the key, verifies the token and puts its claims into the request, and the `claims()` accessor.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::AlgorithmFamily;
 
 use lambda_http::Request;
 use lambda_http::http::HeaderMap;
@@ -9,6 +11,7 @@ use lambda_http::http::header::AUTHORIZATION;
 
 use crate::claims::Claims;
 use crate::error::AuthError;
+use crate::jwks::{KeyError, KeyStore};
 use crate::verify::Verifier;
 
 /// Longest `Authorization` header we read, checked before any decoding. Auth0 access tokens are 1–2 KiB.
@@ -46,34 +49,63 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         return Err(AuthError::InvalidHeader("Token not found"));
     }
     if token.contains(' ') {
-        return Err(AuthError::InvalidHeader(
-            "Authorization header must be Bearer + \\s + token",
-        ));
+        return Err(AuthError::InvalidHeader("Authorization header must be Bearer + \\s + token"));
     }
-    if !token
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(AuthError::InvalidHeader(
-            "token must be base64url segments separated by dots",
-        ));
+    if !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(AuthError::InvalidHeader("token must be base64url segments separated by dots"));
     }
     Ok(token)
 }
 
-/// The requires-auth step: verifies the bearer token of `request` and, on success, stores the claims in its
-/// extensions for the handler.
-pub fn authenticate(verifier: &Verifier, request: &mut Request) -> Result<(), AuthError> {
-    let claims = verifier.verify(bearer_token(request.headers())?, unix_now())?;
-    request.extensions_mut().insert(claims);
-    Ok(())
+/// Verifies bearer tokens with the shared secret (HS*) or the issuer's JWKS (everything else). Built once.
+#[derive(Debug)]
+pub struct Authenticator {
+    verifier: Verifier,
+    keys: Option<KeyStore>,
+}
+
+impl Authenticator {
+    /// An authenticator for `verifier`'s policy, with `keys` for asymmetric algorithms when a JWKS is
+    /// configured.
+    pub fn new(verifier: Verifier, keys: Option<KeyStore>) -> Self {
+        Self { verifier, keys }
+    }
+
+    /// The JWKS key store, when one is configured.
+    pub fn keys(&self) -> Option<&KeyStore> {
+        self.keys.as_ref()
+    }
+
+    /// Verifies `token` and returns its claims. An HS* token is only ever checked with the shared secret, and
+    /// any other with a key from the JWKS: the token cannot choose its key material.
+    pub async fn claims_for(&self, token: &str) -> Result<Claims, AuthError> {
+        let token = self.verifier.parse(token)?;
+        let now = unix_now();
+        if token.algorithm().family() == AlgorithmFamily::Hmac {
+            let key = self.verifier.hmac_key().ok_or(AuthError::InvalidAlgorithm)?;
+            return self.verifier.finish(token, key, now);
+        }
+        let store = self.keys.as_ref().ok_or(AuthError::InvalidAlgorithm)?;
+        let kid = token.kid().ok_or(AuthError::UnknownKey)?;
+        let jwk = store.key_for(kid, token.algorithm(), Instant::now()).await.map_err(|error| match error {
+            KeyError::Unknown => AuthError::UnknownKey,
+            KeyError::Unavailable { retry_after } => AuthError::KeysUnavailable { retry_after },
+        })?;
+        self.verifier.finish(token, jwk.key(), now)
+    }
+
+    /// The requires-auth step: verifies the bearer token of `request` and, on success, stores the claims in
+    /// its extensions for the handler.
+    pub async fn authenticate(&self, request: &mut Request) -> Result<(), AuthError> {
+        let claims = self.claims_for(bearer_token(request.headers())?).await?;
+        request.extensions_mut().insert(claims);
+        Ok(())
+    }
 }
 
 fn unix_now() -> u64 {
     // A clock before 1970 is not a state a Lambda sandbox can be in; 0 would then reject every token.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// Access to the verified claims of a request (the seed's `current_user`).
@@ -128,14 +160,8 @@ mod tests {
             reason(&[b"Basic dXNlcjpwYXNz"]),
             AuthError::InvalidHeader("Authorization header must start with Bearer")
         );
-        assert_eq!(
-            reason(&[b"Bearer_a.b.c"]),
-            AuthError::InvalidHeader("Authorization header must start with Bearer")
-        );
-        assert_eq!(
-            reason(&[b"a.b.c"]),
-            AuthError::InvalidHeader("Authorization header must start with Bearer")
-        );
+        assert_eq!(reason(&[b"Bearer_a.b.c"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
+        assert_eq!(reason(&[b"a.b.c"]), AuthError::InvalidHeader("Authorization header must start with Bearer"));
     }
 
     #[test]
@@ -181,12 +207,7 @@ mod tests {
 
     #[test]
     fn characters_outside_base64url_are_invalid_header() {
-        for token in [
-            &b"Bearer a.b.c="[..],
-            b"Bearer a+b.c.d",
-            b"Bearer a/b.c.d",
-            b"Bearer \"a.b.c\"",
-        ] {
+        for token in [&b"Bearer a.b.c="[..], b"Bearer a+b.c.d", b"Bearer a/b.c.d", b"Bearer \"a.b.c\""] {
             assert_eq!(
                 reason(&[token]),
                 AuthError::InvalidHeader("token must be base64url segments separated by dots")
@@ -198,10 +219,7 @@ mod tests {
     fn header_over_8_kib_is_invalid_header_before_decoding() {
         let mut long = b"Bearer ".to_vec();
         long.resize(MAX_AUTHORIZATION_BYTES + 1, b'a');
-        assert_eq!(
-            reason(&[&long]),
-            AuthError::InvalidHeader("Authorization header is too long")
-        );
+        assert_eq!(reason(&[&long]), AuthError::InvalidHeader("Authorization header is too long"));
         long.truncate(MAX_AUTHORIZATION_BYTES);
         assert!(parse(&[&long]).is_ok());
     }

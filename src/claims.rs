@@ -50,6 +50,31 @@ impl Claims {
         self.iat
     }
 
+    /// The OAuth 2.0 scopes granted (`scope`, space-separated).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.str_claim("scope").unwrap_or_default().split(' ').filter(|scope| !scope.is_empty())
+    }
+
+    /// The Auth0 RBAC permissions granted (`permissions`, an array of strings).
+    pub fn permissions(&self) -> impl Iterator<Item = &str> {
+        let list = match self.all.get("permissions") {
+            Some(Value::Array(list)) => list.as_slice(),
+            _ => &[],
+        };
+        list.iter().filter_map(Value::as_str)
+    }
+
+    /// Whether `grant` is among the grants of `source`.
+    pub fn has_grant(&self, source: GrantSource, grant: &str) -> bool {
+        let in_scope = || self.scopes().any(|scope| scope == grant);
+        let in_permissions = || self.permissions().any(|permission| permission == grant);
+        match source {
+            GrantSource::Scope => in_scope(),
+            GrantSource::Permissions => in_permissions(),
+            GrantSource::ScopeOrPermissions => in_scope() || in_permissions(),
+        }
+    }
+
     /// Any claim, as sent.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.all.get(name)
@@ -68,17 +93,70 @@ impl Claims {
     /// Who to greet: `email`, else the custom claim named by `email_claim` (Auth0 access tokens carry the
     /// email only in a namespaced claim), else `sub`. A claim of another type is skipped, never an error.
     pub fn display_name<'a>(&'a self, email_claim: Option<&str>) -> Option<&'a str> {
-        self.str_claim("email")
-            .or_else(|| email_claim.and_then(|name| self.str_claim(name)))
-            .or_else(|| self.sub())
+        self.str_claim("email").or_else(|| email_claim.and_then(|name| self.str_claim(name))).or_else(|| self.sub())
+    }
+}
+
+/// Where a route's required grants are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantSource {
+    /// The `scope` claim only (OAuth 2.0 scopes).
+    Scope,
+    /// The `permissions` claim only (Auth0 RBAC with "Add Permissions in the Access Token").
+    Permissions,
+    /// Either: a grant counts when it is in `scope` or in `permissions`.
+    ScopeOrPermissions,
+}
+
+/// Whether every required grant must be present, or one is enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// All of the grants.
+    AllOf,
+    /// At least one of the grants.
+    AnyOf,
+}
+
+/// What a route requires beyond a valid token. Failing it is a 403 `insufficient_scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement {
+    /// All of them, or any one.
+    pub rule: Match,
+    /// The grants, e.g. `read:messages`.
+    pub grants: &'static [&'static str],
+    /// Where they are looked for.
+    pub source: GrantSource,
+}
+
+impl Requirement {
+    /// Every one of `grants`, from `scope` or `permissions`.
+    pub const fn all_of(grants: &'static [&'static str]) -> Self {
+        Self { rule: Match::AllOf, grants, source: GrantSource::ScopeOrPermissions }
+    }
+
+    /// At least one of `grants`, from `scope` or `permissions`.
+    pub const fn any_of(grants: &'static [&'static str]) -> Self {
+        Self { rule: Match::AnyOf, grants, source: GrantSource::ScopeOrPermissions }
+    }
+
+    /// The same requirement, looked for in `source` only.
+    pub const fn from(self, source: GrantSource) -> Self {
+        Self { source, ..self }
+    }
+
+    /// Whether `claims` satisfy it.
+    pub fn is_met_by(&self, claims: &Claims) -> bool {
+        let mut granted = self.grants.iter().map(|grant| claims.has_grant(self.source, grant));
+        match self.rule {
+            Match::AllOf => granted.all(|ok| ok),
+            Match::AnyOf => granted.any(|ok| ok),
+        }
     }
 }
 
 impl std::fmt::Debug for Claims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Claims")
-            .field("names", &self.all.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+        f.debug_struct("Claims").field("names", &self.all.keys().collect::<Vec<_>>()).finish_non_exhaustive()
     }
 }
 
@@ -89,21 +167,13 @@ mod tests {
 
     fn claims(value: Value) -> Claims {
         let Value::Object(all) = value else { unreachable!() };
-        Claims {
-            exp: 0,
-            nbf: None,
-            iat: None,
-            all,
-        }
+        Claims { exp: 0, nbf: None, iat: None, all }
     }
 
     #[test]
     fn audiences_accept_a_string_or_an_array() {
         assert_eq!(claims(json!({"aud": "a"})).audiences().collect::<Vec<_>>(), ["a"]);
-        assert_eq!(
-            claims(json!({"aud": ["a", "b"]})).audiences().collect::<Vec<_>>(),
-            ["a", "b"]
-        );
+        assert_eq!(claims(json!({"aud": ["a", "b"]})).audiences().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(claims(json!({})).audiences().count(), 0);
     }
 
@@ -125,6 +195,63 @@ mod tests {
         let c = claims(json!({"email": 42, "https://x/email": null, "sub": "s"}));
         assert_eq!(c.display_name(Some("https://x/email")), Some("s"));
         assert_eq!(claims(json!({"email": ["a"]})).display_name(None), None);
+    }
+
+    fn grants() -> Claims {
+        claims(json!({"scope": "openid read:messages  write:messages", "permissions": ["delete:messages"]}))
+    }
+
+    #[test]
+    fn scopes_are_split_on_spaces() {
+        assert_eq!(grants().scopes().collect::<Vec<_>>(), ["openid", "read:messages", "write:messages"]);
+        assert_eq!(claims(json!({})).scopes().count(), 0);
+    }
+
+    #[test]
+    fn all_of_needs_every_grant() {
+        let claims = grants();
+        assert!(Requirement::all_of(&["read:messages", "write:messages"]).is_met_by(&claims));
+        assert!(!Requirement::all_of(&["read:messages", "admin"]).is_met_by(&claims));
+    }
+
+    #[test]
+    fn any_of_needs_one_grant() {
+        let claims = grants();
+        assert!(Requirement::any_of(&["admin", "write:messages"]).is_met_by(&claims));
+        assert!(!Requirement::any_of(&["admin", "root"]).is_met_by(&claims));
+    }
+
+    #[test]
+    fn missing_claims_grant_nothing() {
+        assert!(!Requirement::all_of(&["read:messages"]).is_met_by(&claims(json!({}))));
+        assert!(!Requirement::any_of(&["read:messages"]).is_met_by(&claims(json!({"scope": ""}))));
+    }
+
+    #[test]
+    fn a_scope_only_requirement_ignores_permissions() {
+        let claims = grants();
+        assert!(!Requirement::all_of(&["delete:messages"]).from(GrantSource::Scope).is_met_by(&claims));
+        assert!(Requirement::all_of(&["read:messages"]).from(GrantSource::Scope).is_met_by(&claims));
+    }
+
+    #[test]
+    fn a_permissions_only_requirement_ignores_scope() {
+        let claims = grants();
+        assert!(!Requirement::all_of(&["read:messages"]).from(GrantSource::Permissions).is_met_by(&claims));
+        assert!(Requirement::all_of(&["delete:messages"]).from(GrantSource::Permissions).is_met_by(&claims));
+    }
+
+    #[test]
+    fn either_source_counts_by_default() {
+        let claims = grants();
+        assert!(Requirement::all_of(&["read:messages", "delete:messages"]).is_met_by(&claims));
+    }
+
+    #[test]
+    fn grants_match_exactly() {
+        let claims = grants();
+        assert!(!Requirement::all_of(&["read"]).is_met_by(&claims));
+        assert!(!Requirement::all_of(&["READ:MESSAGES"]).is_met_by(&claims));
     }
 
     #[test]

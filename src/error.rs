@@ -3,12 +3,14 @@
 use std::fmt::Write as _;
 
 use lambda_http::Body;
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use lambda_http::http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
-/// Why a request was refused authentication. Every variant becomes a `401`, never an `Err` from the handler:
-/// API Gateway turns a failed invocation into a 5xx, and a bad token is the client's fault.
+use crate::claims::Requirement;
+
+/// Why a request was refused. Every variant becomes a response (401, 403 or 503), never an `Err` from the
+/// handler: API Gateway turns a failed invocation into a 5xx, and a bad token is the client's fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
     /// No `Authorization` header, or an empty one: no credentials at all (RFC 6750 §3.1: no error code).
@@ -30,6 +32,15 @@ pub enum AuthError {
     /// The token cannot be read: bad segments, bad base64 or JSON, a claim of the wrong type, an unsupported
     /// critical header. The reason says which.
     InvalidToken(&'static str),
+    /// No key of the issuer matches the token's `kid` and `alg`.
+    UnknownKey,
+    /// The token is valid but lacks what the route requires (`403`).
+    InsufficientScope(Requirement),
+    /// The issuer's keys cannot be fetched now (`503`): a fault on our side, not the token's.
+    KeysUnavailable {
+        /// Seconds until a retry can succeed, sent as `Retry-After`.
+        retry_after: u64,
+    },
 }
 
 impl AuthError {
@@ -45,6 +56,9 @@ impl AuthError {
             Self::WrongAudience => "invalid_audience",
             Self::WrongIssuer => "invalid_issuer",
             Self::InvalidToken(_) => "invalid_token",
+            Self::UnknownKey => "unknown_key",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::KeysUnavailable { .. } => "jwks_unavailable",
         }
     }
 
@@ -59,30 +73,52 @@ impl AuthError {
             Self::NotYetValid => "token is not valid yet",
             Self::WrongAudience => "the audience does not match",
             Self::WrongIssuer => "the issuer does not match",
+            Self::UnknownKey => "no signing key of the issuer matches the token's kid",
+            Self::InsufficientScope(_) => "the token does not grant what this endpoint requires",
+            Self::KeysUnavailable { .. } => "the issuer's signing keys cannot be fetched right now; retry later",
+        }
+    }
+
+    /// The HTTP status: 401 for credentials, 403 for missing grants, 503 when the keys cannot be had.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// The RFC 6750 §3.1 `error` attribute: none when no credentials were sent.
     fn rfc6750_error(&self) -> Option<&'static str> {
         match self {
-            Self::MissingHeader => None,
+            Self::MissingHeader | Self::KeysUnavailable { .. } => None,
             Self::InvalidHeader(_) => Some("invalid_request"),
+            Self::InsufficientScope(_) => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
     }
 
-    /// The `401` response: JSON `{code, description}`, `Cache-Control: no-store`, and a `WWW-Authenticate`
-    /// challenge for `realm`.
+    /// The response: JSON `{code, description}`, `Cache-Control: no-store`, and a `WWW-Authenticate` challenge
+    /// for `realm` (RFC 6750 §3), or `Retry-After` when the fault is ours.
     pub fn to_response(&self, realm: &Realm) -> Response<Body> {
-        let mut challenge = String::with_capacity(realm.challenge.len() + 96);
+        let mut response = json_error(self.status(), self.code(), self.description());
+        if let Self::KeysUnavailable { retry_after } = self {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+            return response;
+        }
+        let mut challenge = String::with_capacity(realm.challenge.len() + 128);
         challenge.push_str(&realm.challenge);
         if let Some(error) = self.rfc6750_error() {
             let _ = write!(challenge, ", error=\"{error}\", error_description=\"");
             push_quoted_string_content(&mut challenge, self.description());
             challenge.push('"');
         }
-        let mut response = json_error(StatusCode::UNAUTHORIZED, self.code(), self.description());
-        // Every byte is visible ASCII: the realm is checked at start-up and descriptions are ours.
+        if let Self::InsufficientScope(requirement) = self {
+            challenge.push_str(", scope=\"");
+            push_quoted_string_content(&mut challenge, &requirement.grants.join(" "));
+            challenge.push('"');
+        }
+        // Every byte is visible ASCII: the realm is checked at start-up, descriptions and grants are ours.
         if let Ok(value) = HeaderValue::try_from(challenge) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
@@ -163,6 +199,36 @@ mod tests {
 
     fn challenge(response: &Response<Body>) -> &str {
         response.headers()[WWW_AUTHENTICATE].to_str().unwrap()
+    }
+
+    #[test]
+    fn missing_scope_is_a_403_naming_the_required_scope() {
+        let response = AuthError::InsufficientScope(Requirement::all_of(&["read:messages", "write:messages"]))
+            .to_response(&realm());
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(body_json(&response)["code"], "insufficient_scope");
+        assert_eq!(
+            challenge(&response),
+            r#"Bearer realm="https://api.example.com", error="insufficient_scope", error_description="the token does not grant what this endpoint requires", scope="read:messages write:messages""#
+        );
+    }
+
+    #[test]
+    fn unavailable_keys_are_a_503_with_retry_after_and_no_challenge() {
+        let response = AuthError::KeysUnavailable { retry_after: 30 }.to_response(&realm());
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body_json(&response)["code"], "jwks_unavailable");
+        assert_eq!(response.headers()[RETRY_AFTER], "30");
+        assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn unknown_key_is_an_invalid_token() {
+        let response = AuthError::UnknownKey.to_response(&realm());
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(body_json(&response)["code"], "unknown_key");
+        assert!(challenge(&response).contains(r#"error="invalid_token""#));
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //!
 //! # Layout
 //! - [`config`]: the environment, read once at cold start, validated and typed.
-//! - [`claims`]: the claims of a verified token.
-//! - [`verify`]: the synchronous core: token + keys + policy → claims or error. No I/O.
-//! - [`auth`]: bearer-token parsing, the requires-auth step, the `claims()` accessor.
+//! - [`claims`]: the claims of a verified token; scope and permission requirements.
+//! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
+//! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
+//! - [`auth`]: bearer-token parsing, the requires-auth step (key choice, verification), the `claims()` accessor.
 //! - [`error`]: per-request errors and their single mapping to a response.
 //! - [`routes`]: the endpoints, their access rules, and the dispatcher.
 
@@ -16,12 +17,14 @@ pub mod auth;
 pub mod claims;
 pub mod config;
 pub mod error;
+pub mod jwks;
 pub mod routes;
 pub mod verify;
 
-pub use auth::{ClaimsExt, bearer_token};
-pub use claims::Claims;
+pub use auth::{Authenticator, ClaimsExt, bearer_token};
+pub use claims::{Claims, GrantSource, Requirement};
 pub use config::{Config, ConfigError};
 pub use error::AuthError;
-pub use routes::App;
+pub use jwks::{KeyPolicy, KeySet, KeyStore};
+pub use routes::{Access, App, ROUTES, Route};
 pub use verify::{Policy, Verifier};

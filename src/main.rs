@@ -23,15 +23,18 @@ async fn main() -> ExitCode {
     let app = match App::new(config) {
         Ok(app) => app,
         Err(error) => {
-            tracing::error!(
-                variable = "AUTH0_CLIENT_SECRET",
-                "cannot build the signing key: {error}"
-            );
+            tracing::error!(variable = error.variable, "invalid configuration: {error}");
             return ExitCode::FAILURE;
         }
     };
     // The app lives as long as the process; leaking it gives every invocation a plain `&'static` borrow.
     let app: &'static App = Box::leak(Box::new(app));
+
+    // The JWKS is fetched during init so that the first request does not pay for it. A failure is not fatal:
+    // the instance serves HS256 tokens, answers 503 for the others, and fetches again on first need.
+    if let Some(Err(error)) = app.prefetch_keys().await {
+        tracing::warn!(error = %error, "JWKS not fetched during init; it will be fetched on first need");
+    }
 
     if let Err(error) = lambda_http::run(service_fn(|request| app.handle(request))).await {
         tracing::error!("Lambda runtime stopped: {error}");

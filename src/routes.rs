@@ -7,9 +7,11 @@ use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, Method, Response, StatusCode};
 use lambda_http::{Body, Request, RequestExt};
 
-use crate::auth::{ClaimsExt, authenticate};
-use crate::config::Config;
-use crate::error::{Realm, json_error};
+use crate::auth::{Authenticator, ClaimsExt};
+use crate::claims::Requirement;
+use crate::config::{Config, ConfigError};
+use crate::error::{AuthError, Realm, json_error};
+use crate::jwks::{FetchError, HttpJwksClient, JwksClient, KeyStore};
 use crate::verify::Verifier;
 
 /// Who may call a route.
@@ -19,6 +21,8 @@ pub enum Access {
     Public,
     /// Callers with a valid token; the handler finds its claims through [`ClaimsExt::claims`].
     Authenticated,
+    /// Callers with a valid token that grants what the requirement names; else 403 `insufficient_scope`.
+    Requires(Requirement),
 }
 
 /// A handler: the request (with claims, on authenticated routes) and the app's settings in, a response out.
@@ -37,20 +41,26 @@ pub struct Route {
     pub handler: Handler,
 }
 
-/// Every endpoint. Protecting a new one is one line here with [`Access::Authenticated`].
+impl Route {
+    /// A `GET` route.
+    pub const fn get(path: &'static str, access: Access, handler: Handler) -> Self {
+        Self { method: Method::GET, path, access, handler }
+    }
+}
+
+/// The scope Auth0's quickstart API requires on its scoped endpoint.
+const READ_MESSAGES: Requirement = Requirement::all_of(&["read:messages"]);
+
+/// Every endpoint. Protecting a new one is one line here with [`Access::Authenticated`] or
+/// [`Access::Requires`].
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: Method::GET,
-        path: "/",
-        access: Access::Public,
-        handler: hello,
-    },
-    Route {
-        method: Method::GET,
-        path: "/protected",
-        access: Access::Authenticated,
-        handler: protected,
-    },
+    // The Flask quickstart's routes.
+    Route::get("/", Access::Public, hello),
+    Route::get("/protected", Access::Authenticated, protected),
+    // Auth0's current API quickstart routes.
+    Route::get("/api/public", Access::Public, api_public),
+    Route::get("/api/private", Access::Authenticated, api_private),
+    Route::get("/api/private-scoped", Access::Requires(READ_MESSAGES), api_private_scoped),
 ];
 
 /// `GET /`: the seed's greeting, no token needed.
@@ -60,48 +70,89 @@ fn hello(_: &Request, _: &App) -> Response<Body> {
 
 /// `GET /protected`: greets the caller by email, the configured email claim, or `sub`.
 fn protected(request: &Request, app: &App) -> Response<Body> {
-    let name = request
-        .claims()
-        .and_then(|claims| claims.display_name(app.email_claim.as_deref()));
-    text(
-        StatusCode::OK,
-        name.map_or_else(|| "Hello World!".to_owned(), |name| format!("Hello World {name}!")),
+    let name = request.claims().and_then(|claims| claims.display_name(app.email_claim.as_deref()));
+    text(StatusCode::OK, name.map_or_else(|| "Hello World!".to_owned(), |name| format!("Hello World {name}!")))
+}
+
+/// `GET /api/public`: no token needed.
+fn api_public(_: &Request, _: &App) -> Response<Body> {
+    message("Hello from a public endpoint! You don't need to be authenticated to see this.")
+}
+
+/// `GET /api/private`: any valid token.
+fn api_private(_: &Request, _: &App) -> Response<Body> {
+    message("Hello from a private endpoint! You need to be authenticated to see this.")
+}
+
+/// `GET /api/private-scoped`: a valid token granting `read:messages`.
+fn api_private_scoped(_: &Request, _: &App) -> Response<Body> {
+    message(
+        "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.",
     )
+}
+
+/// A JSON `{"message": ...}` answer, as Auth0's quickstart APIs give.
+fn message(text: &'static str) -> Response<Body> {
+    let body = serde_json::json!({ "message": text }).to_string();
+    let mut response = Response::new(Body::Text(body));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 
 /// The function's state, built once per cold start and shared by every invocation.
 #[derive(Debug)]
 pub struct App {
-    verifier: Verifier,
+    auth: Authenticator,
     realm: Realm,
     email_claim: Option<String>,
 }
 
 impl App {
-    /// Builds the keys and the verifier from a validated configuration.
-    pub fn new(config: Config) -> Result<Self, jsonwebtoken::errors::Error> {
-        let verifier = Verifier::new(config.policy(), &config.hmac_secret)?;
-        Ok(Self {
-            verifier,
-            realm: config.realm,
-            email_claim: config.email_claim,
-        })
+    /// Builds the verifier, the HMAC key and the JWKS client from a validated configuration. No I/O: the
+    /// first JWKS fetch is [`App::prefetch_keys`].
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::with_jwks_client(config, None)
+    }
+
+    /// [`App::new`] with another JWKS client than HTTP (tests count and fault fetches through it).
+    pub fn with_jwks_client(config: Config, client: Option<Box<dyn JwksClient>>) -> Result<Self, ConfigError> {
+        let verifier = Verifier::new(config.policy(), config.hmac_secret.as_deref()).map_err(|error| ConfigError {
+            variable: "AUTH0_CLIENT_SECRET",
+            problem: format!("cannot be used as an HMAC key: {error}"),
+        })?;
+        let client = match (client, &config.jwks_url) {
+            (Some(client), _) => Some(client),
+            (None, Some(url)) => Some(Box::new(HttpJwksClient::new(url.clone()).map_err(|error| ConfigError {
+                variable: "AUTH0_JWKS_URL",
+                problem: format!("cannot build a TLS client: {error}"),
+            })?) as Box<dyn JwksClient>),
+            (None, None) => None,
+        };
+        let keys = client.map(|client| KeyStore::new(client, config.key_policy));
+        Ok(Self { auth: Authenticator::new(verifier, keys), realm: config.realm, email_claim: config.email_claim })
+    }
+
+    /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout, and a failure
+    /// leaves the instance serving (it fetches again on the first request that needs a key).
+    pub async fn prefetch_keys(&self) -> Option<Result<usize, FetchError>> {
+        match self.auth.keys() {
+            Some(keys) => Some(keys.prefetch().await),
+            None => None,
+        }
     }
 
     /// Answers one API Gateway request and logs one line for it. Never fails: an auth failure is a 401
     /// response, not an error (API Gateway would turn an error into a 5xx).
     pub async fn handle(&self, mut request: Request) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
-        let (response, code) = self.dispatch(&mut request);
+        let (response, code) = self.dispatch(&mut request).await;
         tracing::info!(
             request_id = request.lambda_context_ref().map(|context| context.request_id.as_str()),
             method = request.method().as_str(),
@@ -115,45 +166,56 @@ impl App {
     }
 
     /// The response and the outcome code for the log (`ok` or the error code).
-    fn dispatch(&self, request: &mut Request) -> (Response<Body>, &'static str) {
-        let path = route_path(request);
-        let method = request.method();
-        let mut on_path = ROUTES.iter().filter(|route| route.path == path).peekable();
-        if on_path.peek().is_none() {
-            return (
-                json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"),
-                "not_found",
-            );
-        }
-        let Some(route) = on_path.clone().find(|route| route.method == method) else {
-            let allow = on_path
-                .map(|route| route.method.as_str())
-                .chain(["OPTIONS"])
-                .collect::<Vec<_>>()
-                .join(", ");
-            // CORS preflights never carry credentials, so OPTIONS is answered without a token.
-            let (mut response, code) = if method == Method::OPTIONS {
-                let mut preflight = Response::new(Body::Empty);
-                *preflight.status_mut() = StatusCode::NO_CONTENT;
-                (preflight, "ok")
-            } else {
-                let description = "this method is not allowed on this path";
-                (
-                    json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", description),
-                    "method_not_allowed",
-                )
-            };
-            if let Ok(allow) = HeaderValue::try_from(allow) {
-                response.headers_mut().insert(ALLOW, allow);
-            }
-            return (response, code);
+    async fn dispatch(&self, request: &mut Request) -> (Response<Body>, &'static str) {
+        let route = match select(route_path(request), request.method()) {
+            Ok(route) => route,
+            Err(answer) => return answer,
         };
-        if route.access == Access::Authenticated
-            && let Err(error) = authenticate(&self.verifier, request)
+        if route.access != Access::Public
+            && let Err(error) = self.authorize(route.access, request).await
         {
             return (error.to_response(&self.realm), error.code());
         }
         ((route.handler)(request, self), "ok")
+    }
+}
+
+/// The route for `path` and `method`, or the answer when there is none: 404, 405 with `Allow`, or 204 with
+/// `Allow` for `OPTIONS`.
+fn select(path: &str, method: &Method) -> Result<&'static Route, (Response<Body>, &'static str)> {
+    let mut on_path = ROUTES.iter().filter(|route| route.path == path).peekable();
+    if on_path.peek().is_none() {
+        return Err((json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"), "not_found"));
+    }
+    if let Some(route) = on_path.clone().find(|route| route.method == method) {
+        return Ok(route);
+    }
+    let allow = on_path.map(|route| route.method.as_str()).chain(["OPTIONS"]).collect::<Vec<_>>().join(", ");
+    // CORS preflights never carry credentials, so OPTIONS is answered without a token.
+    let (mut response, code) = if method == Method::OPTIONS {
+        let mut preflight = Response::new(Body::Empty);
+        *preflight.status_mut() = StatusCode::NO_CONTENT;
+        (preflight, "ok")
+    } else {
+        let description = "this method is not allowed on this path";
+        (json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", description), "method_not_allowed")
+    };
+    if let Ok(allow) = HeaderValue::try_from(allow) {
+        response.headers_mut().insert(ALLOW, allow);
+    }
+    Err((response, code))
+}
+
+impl App {
+    /// Authenticates `request` and checks what `access` requires of its claims.
+    async fn authorize(&self, access: Access, request: &mut Request) -> Result<(), AuthError> {
+        self.auth.authenticate(request).await?;
+        if let Access::Requires(requirement) = access
+            && !request.claims().is_some_and(|claims| requirement.is_met_by(claims))
+        {
+            return Err(AuthError::InsufficientScope(requirement));
+        }
+        Ok(())
     }
 }
 

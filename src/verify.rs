@@ -38,16 +38,37 @@ pub struct Policy {
 impl Policy {
     /// The default policy for `audiences`: HS256 only, no issuer check, 5 s leeway.
     pub fn new(audiences: Vec<String>) -> Self {
-        Self {
-            algorithms: vec![Algorithm::HS256],
-            audiences,
-            issuers: Vec::new(),
-            leeway: DEFAULT_LEEWAY_SECONDS,
-        }
+        Self { algorithms: vec![Algorithm::HS256], audiences, issuers: Vec::new(), leeway: DEFAULT_LEEWAY_SECONDS }
     }
 }
 
-/// Verifies tokens against one [`Policy`] and the configured keys. Build it once; it is cheap to share.
+/// A token whose header passed the checks and whose signature is still to be verified.
+#[derive(Debug)]
+pub struct Unverified<'t> {
+    algorithm: Algorithm,
+    kid: Option<String>,
+    signing_input: &'t str,
+    payload: &'t str,
+    signature: &'t str,
+}
+
+impl Unverified<'_> {
+    /// The header's `alg`, already checked against the allow-list.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The header's `kid`, which selects the key from a JWKS.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+/// Verifies tokens against one [`Policy`]. Build it once; it is cheap to share.
+///
+/// Verification is two steps so that the key can come from an asynchronous source in between:
+/// [`Verifier::parse`] checks the header, then [`Verifier::finish`] checks the signature with the key the
+/// caller chose for [`Unverified::algorithm`] and [`Unverified::kid`], then the claims.
 #[derive(Clone)]
 pub struct Verifier {
     policy: Policy,
@@ -68,18 +89,18 @@ impl std::fmt::Debug for Verifier {
 struct JoseHeader<'a> {
     #[serde(borrow)]
     alg: Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
     /// RFC 7515 §4.1.11: a recipient must reject a token whose `crit` lists an extension it does not
     /// understand. We understand none, so its mere presence is a refusal.
     crit: Option<IgnoredAny>,
 }
 
 impl Verifier {
-    /// A verifier for HMAC tokens signed with `hmac_secret` (already decoded to raw key bytes).
-    pub fn new(policy: Policy, hmac_secret: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
-        Ok(Self {
-            policy,
-            hmac_key: Some(DecodingKey::from_secret(hmac_secret)?),
-        })
+    /// A verifier for `policy`; `hmac_secret` (already decoded to raw key bytes) verifies the HS* algorithms.
+    pub fn new(policy: Policy, hmac_secret: Option<&[u8]>) -> Result<Self, jsonwebtoken::errors::Error> {
+        let hmac_key = hmac_secret.map(DecodingKey::from_secret).transpose()?;
+        Ok(Self { policy, hmac_key })
     }
 
     /// The policy this verifier enforces.
@@ -87,8 +108,14 @@ impl Verifier {
         &self.policy
     }
 
-    /// Verifies `token` (the compact JWS from the bearer header) at `now` (seconds since the Unix epoch).
-    pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
+    /// The shared secret's key, for HS* tokens.
+    pub fn hmac_key(&self) -> Option<&DecodingKey> {
+        self.hmac_key.as_ref()
+    }
+
+    /// Checks the header and the shape of `token` (the compact JWS from the bearer header). Nothing in it is
+    /// trusted yet.
+    pub fn parse<'t>(&self, token: &'t str) -> Result<Unverified<'t>, AuthError> {
         // The header is read first so that `alg: none` is named as such whether or not the token kept its
         // trailing dot.
         let (header, rest) = token.split_once('.').unwrap_or((token, ""));
@@ -102,24 +129,37 @@ impl Verifier {
             .filter(|alg| self.policy.algorithms.contains(alg))
             .ok_or(AuthError::InvalidAlgorithm)?;
         if header.crit.is_some() {
-            return Err(AuthError::InvalidToken(
-                "token header lists critical extensions this API does not support",
-            ));
+            return Err(AuthError::InvalidToken("token header lists critical extensions this API does not support"));
         }
         let Some((payload, signature)) = rest.split_once('.').filter(|(_, signature)| !signature.contains('.')) else {
             return Err(AuthError::InvalidToken("token must be a signed JWT of three segments"));
         };
         let signing_input = &token[..token.len() - signature.len() - 1];
+        // The header was decoded into a temporary buffer, so the `kid` is copied out of it.
+        let kid = header.kid.map(Cow::into_owned);
+        Ok(Unverified { algorithm, kid, signing_input, payload, signature })
+    }
 
-        let key = self.key_for(algorithm).ok_or(AuthError::InvalidAlgorithm)?;
-        match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), key, algorithm) {
+    /// Verifies the signature of `token` with `key`, then its claims at `now` (seconds since the Unix epoch).
+    /// The caller picks `key` for the token's algorithm; a key of another family never verifies.
+    pub fn finish(&self, token: Unverified<'_>, key: &DecodingKey, now: u64) -> Result<Claims, AuthError> {
+        if key.family() != token.algorithm.family() {
+            return Err(AuthError::InvalidAlgorithm);
+        }
+        match jsonwebtoken::crypto::verify(token.signature, token.signing_input.as_bytes(), key, token.algorithm) {
             Ok(true) => {}
             Ok(false) | Err(_) => return Err(AuthError::InvalidSignature),
         }
-
-        let claims = parse_claims(&decode_segment(payload)?)?;
+        let claims = parse_claims(&decode_segment(token.payload)?)?;
         self.check_claims(&claims, now)?;
         Ok(claims)
+    }
+
+    /// [`Verifier::parse`] and [`Verifier::finish`] for HS* tokens, whose key is the shared secret.
+    pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
+        let token = self.parse(token)?;
+        let key = self.key_for(token.algorithm).ok_or(AuthError::InvalidAlgorithm)?;
+        self.finish(token, key, now)
     }
 
     /// The key for `algorithm`: HMAC tokens use the shared secret, and only the shared secret.
@@ -147,10 +187,7 @@ impl Verifier {
                 return Err(AuthError::WrongIssuer);
             }
         }
-        if !claims
-            .audiences()
-            .any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud))
-        {
+        if !claims.audiences().any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud)) {
             return Err(AuthError::WrongAudience);
         }
         Ok(())
@@ -158,9 +195,7 @@ impl Verifier {
 }
 
 fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| AuthError::InvalidToken("token segment is not valid base64url"))
+    URL_SAFE_NO_PAD.decode(segment).map_err(|_| AuthError::InvalidToken("token segment is not valid base64url"))
 }
 
 /// Reads the claim set and checks the JSON type of every registered claim we rely on.
@@ -176,6 +211,12 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, AuthError> {
     let iat = optional(&all, "iat", |v| numeric_date(v, f64::floor), "iat must be a number")?;
     optional(&all, "iss", Value::as_str, "iss must be a string")?;
     optional(&all, "sub", Value::as_str, "sub must be a string")?;
+    optional(&all, "scope", Value::as_str, "scope must be a space-separated string")?;
+    match all.get("permissions") {
+        None => {}
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
+        Some(_) => return Err(AuthError::InvalidToken("permissions must be an array of strings")),
+    }
     match all.get("aud") {
         None | Some(Value::String(_)) => {}
         Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
@@ -194,9 +235,7 @@ fn optional<'a, T>(
     read: impl Fn(&'a Value) -> Option<T>,
     reason: &'static str,
 ) -> Result<Option<T>, AuthError> {
-    all.get(name)
-        .map(|value| read(value).ok_or(AuthError::InvalidToken(reason)))
-        .transpose()
+    all.get(name).map(|value| read(value).ok_or(AuthError::InvalidToken(reason))).transpose()
 }
 
 /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. `round` says which way a fraction
@@ -224,7 +263,7 @@ mod tests {
     fn verifier() -> Verifier {
         let mut policy = Policy::new(vec![AUD.into(), "https://other.example.com".into()]);
         policy.issuers = vec!["https://tenant.auth0.com/".into()];
-        Verifier::new(policy, SECRET).unwrap()
+        Verifier::new(policy, Some(SECRET)).unwrap()
     }
 
     fn claims() -> Value {
@@ -263,10 +302,7 @@ mod tests {
 
     #[test]
     fn exp_is_required() {
-        assert_eq!(
-            verify(&without(claims(), "exp")),
-            Err(AuthError::InvalidToken("token has no exp claim"))
-        );
+        assert_eq!(verify(&without(claims(), "exp")), Err(AuthError::InvalidToken("token has no exp claim")));
     }
 
     #[test]
@@ -320,12 +356,11 @@ mod tests {
             ("aud", json!({"aud": AUD})),
             ("iss", json!(["https://tenant.auth0.com/"])),
             ("sub", json!(7)),
+            ("scope", json!(["read:messages"])),
+            ("permissions", json!("read:messages")),
+            ("permissions", json!(["read:messages", 1])),
         ] {
-            assert_eq!(
-                code(verify(&with(claims(), claim, value.clone()))),
-                "invalid_token",
-                "{claim}: {value}"
-            );
+            assert_eq!(code(verify(&with(claims(), claim, value.clone()))), "invalid_token", "{claim}: {value}");
         }
     }
 
@@ -337,17 +372,8 @@ mod tests {
 
     #[test]
     fn audience_must_match_an_element_exactly() {
-        for aud in [
-            json!("https://api.example.com/"),
-            json!("https://api.example"),
-            json!([]),
-            json!(["x", "y"]),
-        ] {
-            assert_eq!(
-                code(verify(&with(claims(), "aud", aud.clone()))),
-                "invalid_audience",
-                "{aud}"
-            );
+        for aud in [json!("https://api.example.com/"), json!("https://api.example"), json!([]), json!(["x", "y"])] {
+            assert_eq!(code(verify(&with(claims(), "aud", aud.clone()))), "invalid_audience", "{aud}");
         }
     }
 
@@ -358,16 +384,13 @@ mod tests {
 
     #[test]
     fn issuer_must_be_one_of_the_configured_issuers() {
-        assert_eq!(
-            code(verify(&with(claims(), "iss", json!("https://evil.auth0.com/")))),
-            "invalid_issuer"
-        );
+        assert_eq!(code(verify(&with(claims(), "iss", json!("https://evil.auth0.com/")))), "invalid_issuer");
         assert_eq!(code(verify(&without(claims(), "iss"))), "invalid_issuer");
     }
 
     #[test]
     fn issuer_is_not_required_when_none_is_configured() {
-        let verifier = Verifier::new(Policy::new(vec![AUD.into()]), SECRET).unwrap();
+        let verifier = Verifier::new(Policy::new(vec![AUD.into()]), Some(SECRET)).unwrap();
         assert!(verifier.verify(&sign(&without(claims(), "iss")), NOW).is_ok());
     }
 
@@ -381,20 +404,14 @@ mod tests {
     fn claims_are_only_read_after_the_signature_verifies() {
         let token = sign(&with(claims(), "exp", json!("not a number")));
         let forged = format!("{}.{}", &token[..token.rfind('.').unwrap()], "AAAA");
-        assert_eq!(
-            verifier().verify(&forged, NOW).unwrap_err(),
-            AuthError::InvalidSignature
-        );
+        assert_eq!(verifier().verify(&forged, NOW).unwrap_err(), AuthError::InvalidSignature);
     }
 
     #[test]
     fn token_that_is_not_three_segments_is_invalid() {
         let token = sign(&claims());
         assert_eq!(code(verifier().verify(&format!("{token}.x.y"), NOW)), "invalid_token");
-        assert_eq!(
-            code(verifier().verify(token.rsplit_once('.').unwrap().0, NOW)),
-            "invalid_token"
-        );
+        assert_eq!(code(verifier().verify(token.rsplit_once('.').unwrap().0, NOW)), "invalid_token");
     }
 
     #[test]
@@ -408,11 +425,7 @@ mod tests {
                 Algorithm::HS256,
             )
             .unwrap();
-            assert_eq!(
-                code(verifier().verify(&format!("{input}.{sig}"), NOW)),
-                "invalid_token",
-                "{payload}"
-            );
+            assert_eq!(code(verifier().verify(&format!("{input}.{sig}"), NOW)), "invalid_token", "{payload}");
         }
     }
 }

@@ -35,10 +35,7 @@ async fn protected_with_a_valid_token_greets_by_email_on_both_payloads() {
 #[tokio::test]
 async fn rest_api_stage_is_not_part_of_the_route() {
     let event = protected_event("v1", None);
-    assert_eq!(
-        event["requestContext"]["path"], "/prod/protected",
-        "the sample must carry its stage"
-    );
+    assert_eq!(event["requestContext"]["path"], "/prod/protected", "the sample must carry its stage");
     let request = request(&event);
     assert_eq!(request.uri().path(), "/prod/protected");
     let answer = call(&app(), &event).await;
@@ -52,10 +49,7 @@ async fn protected_without_a_token_is_401_with_a_bare_challenge() {
         assert_eq!(answer.status, 401, "{payload}");
         assert_eq!(answer.code(), "authorization_header_missing");
         assert_eq!(answer.json()["description"], "Authorization header is expected");
-        assert_eq!(
-            answer.header("www-authenticate"),
-            format!("Bearer realm=\"{AUDIENCE}\"")
-        );
+        assert_eq!(answer.header("www-authenticate"), format!("Bearer realm=\"{AUDIENCE}\""));
         assert_eq!(answer.header("content-type"), "application/json");
         assert_eq!(answer.header("cache-control"), "no-store");
     }

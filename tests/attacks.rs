@@ -52,11 +52,7 @@ async fn altered_signature_is_invalid() {
     let (body, signature) = token.rsplit_once('.').unwrap();
     let mut altered: Vec<u8> = signature.bytes().collect();
     altered[3] = if altered[3] == b'A' { b'B' } else { b'A' };
-    assert_refused(
-        &format!("{body}.{}", String::from_utf8(altered).unwrap()),
-        "token_invalid_signature",
-    )
-    .await;
+    assert_refused(&format!("{body}.{}", String::from_utf8(altered).unwrap()), "token_invalid_signature").await;
 }
 
 #[tokio::test]
@@ -65,21 +61,12 @@ async fn altered_claims_under_the_original_signature_are_invalid() {
     let signature = token.rsplit('.').next().unwrap();
     let mut escalated = claims();
     escalated["sub"] = json!("auth0|admin");
-    assert_refused(
-        &format!("{}.{signature}", unsigned(&hs256_header(), &escalated)),
-        "token_invalid_signature",
-    )
-    .await;
+    assert_refused(&format!("{}.{signature}", unsigned(&hs256_header(), &escalated)), "token_invalid_signature").await;
 }
 
 #[tokio::test]
 async fn signature_with_the_wrong_secret_is_invalid() {
-    let token = sign_raw(
-        &hs256_header(),
-        &claims(),
-        Algorithm::HS256,
-        b"another-secret-that-is-long-enough-for-hs256",
-    );
+    let token = sign_raw(&hs256_header(), &claims(), Algorithm::HS256, b"another-secret-that-is-long-enough-for-hs256");
     assert_refused(&token, "token_invalid_signature").await;
 }
 
@@ -101,11 +88,7 @@ async fn rs256_header_over_an_hmac_signature_is_refused() {
 async fn unknown_algorithm_names_are_refused() {
     for alg in [json!("hs256"), json!("HS257"), json!(""), json!(null), json!(256)] {
         let body = unsigned(&json!({"alg": alg}), &claims());
-        let expected = if alg.is_string() {
-            "invalid_algorithm"
-        } else {
-            "invalid_token"
-        };
+        let expected = if alg.is_string() { "invalid_algorithm" } else { "invalid_token" };
         assert_refused(&format!("{body}.c2ln"), expected).await;
     }
 }

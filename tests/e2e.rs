@@ -46,13 +46,8 @@ async fn root_answers_over_http() {
 async fn protected_accepts_a_token_from_mint_token() {
     let emulator = running().await;
     let token = minted_token(&["--email", "dev@example.com", "--expires-in", "5m"]);
-    let answer = http_get(
-        emulator.gateway,
-        "GET",
-        "/protected",
-        &[("authorization", &format!("Bearer {token}"))],
-    )
-    .await;
+    let answer =
+        http_get(emulator.gateway, "GET", "/protected", &[("authorization", &format!("Bearer {token}"))]).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body, "Hello World dev@example.com!");
 }
@@ -63,10 +58,7 @@ async fn protected_without_a_token_is_401_with_the_challenge() {
     let answer = http_get(emulator.gateway, "GET", "/protected", &[]).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.json()["code"], "authorization_header_missing");
-    assert_eq!(
-        answer.header("www-authenticate"),
-        Some(format!("Bearer realm=\"{AUDIENCE}\"").as_str())
-    );
+    assert_eq!(answer.header("www-authenticate"), Some(format!("Bearer realm=\"{AUDIENCE}\"").as_str()));
 }
 
 #[tokio::test]
@@ -74,13 +66,9 @@ async fn two_authorization_headers_are_invalid_header() {
     let emulator = running().await;
     let token = minted_token(&[]);
     let bearer = format!("Bearer {token}");
-    let answer = http_get(
-        emulator.gateway,
-        "GET",
-        "/protected",
-        &[("authorization", &bearer), ("authorization", &bearer)],
-    )
-    .await;
+    let answer =
+        http_get(emulator.gateway, "GET", "/protected", &[("authorization", &bearer), ("authorization", &bearer)])
+            .await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.json()["code"], "invalid_header");
 }
@@ -90,13 +78,8 @@ async fn expired_token_from_mint_token_is_token_expired() {
     let emulator = Emulator::start(&env_with("AUTH0_LEEWAY_SECONDS", Some("0"))).await;
     emulator.wait_until_ready().await;
     let token = minted_token(&["--expires-in", "0s"]);
-    let answer = http_get(
-        emulator.gateway,
-        "GET",
-        "/protected",
-        &[("authorization", &format!("Bearer {token}"))],
-    )
-    .await;
+    let answer =
+        http_get(emulator.gateway, "GET", "/protected", &[("authorization", &format!("Bearer {token}"))]).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.json()["code"], "token_expired");
 }
@@ -107,59 +90,33 @@ async fn every_request_logs_one_json_line_without_the_token_or_claims() {
     let token = minted_token(&["--email", "private@example.com"]);
     let bearer = format!("Bearer {token}");
     http_get(emulator.gateway, "GET", "/protected", &[("authorization", &bearer)]).await;
-    http_get(
-        emulator.gateway,
-        "GET",
-        "/protected",
-        &[("authorization", "Bearer x.y.z")],
-    )
-    .await;
+    http_get(emulator.gateway, "GET", "/protected", &[("authorization", "Bearer x.y.z")]).await;
     http_get(emulator.gateway, "GET", "/nope", &[]).await;
 
     let started = std::time::Instant::now();
     while request_lines(&emulator).len() < 3 {
-        assert!(
-            started.elapsed() < emulator::PATIENCE,
-            "missing request lines: {:?}",
-            emulator.logs()
-        );
+        assert!(started.elapsed() < emulator::PATIENCE, "missing request lines: {:?}", emulator.logs());
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let lines = request_lines(&emulator);
     assert_eq!(lines.len(), 3, "{lines:?}");
     let outcomes: Vec<(&str, u64, &str)> = lines
         .iter()
-        .map(|line| {
-            (
-                line["path"].as_str().unwrap(),
-                line["status"].as_u64().unwrap(),
-                line["code"].as_str().unwrap(),
-            )
-        })
+        .map(|line| (line["path"].as_str().unwrap(), line["status"].as_u64().unwrap(), line["code"].as_str().unwrap()))
         .collect();
     assert_eq!(
         outcomes,
-        [
-            ("/protected", 200, "ok"),
-            ("/protected", 401, "invalid_token"),
-            ("/nope", 404, "not_found")
-        ]
+        [("/protected", 200, "ok"), ("/protected", 401, "invalid_token"), ("/nope", 404, "not_found")]
     );
     for line in &lines {
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["method"], "GET");
-        assert!(
-            line["request_id"].as_str().is_some_and(|id| id.starts_with("req-")),
-            "{line}"
-        );
+        assert!(line["request_id"].as_str().is_some_and(|id| id.starts_with("req-")), "{line}");
         assert!(line["duration_us"].is_u64(), "{line}");
     }
     let everything = emulator.logs().join("\n");
     assert!(!everything.contains(&token), "a log line carries the token");
-    assert!(
-        !everything.contains("private@example.com"),
-        "a log line carries a claim value"
-    );
+    assert!(!everything.contains("private@example.com"), "a log line carries a claim value");
     assert!(!everything.contains(support::SECRET), "a log line carries the secret");
 }
 
@@ -173,11 +130,7 @@ fn env_with(name: &'static str, value: Option<&'static str>) -> Vec<(&'static st
 /// Starts the function with `config`, expects it to exit before serving, and returns its single log line.
 async fn failed_cold_start(config: &[(&str, &str)]) -> Value {
     let mut emulator = Emulator::start(config).await;
-    assert_ne!(
-        emulator.wait_for_exit().await,
-        Some(0),
-        "a misconfigured function must exit with a failure"
-    );
+    assert_ne!(emulator.wait_for_exit().await, Some(0), "a misconfigured function must exit with a failure");
     assert_eq!(emulator.next_polls(), 0, "a misconfigured function must not serve");
     let logs = emulator.logs();
     assert_eq!(logs.len(), 1, "{logs:?}");
@@ -197,10 +150,7 @@ async fn missing_audience_fails_the_cold_start_naming_the_variable() {
 async fn short_secret_fails_the_cold_start_without_echoing_it() {
     let line = failed_cold_start(&env_with("AUTH0_CLIENT_SECRET", Some("too-short-secret"))).await;
     assert_eq!(line["variable"], "AUTH0_CLIENT_SECRET");
-    assert!(
-        !line.to_string().contains("too-short-secret"),
-        "the log echoes the secret"
-    );
+    assert!(!line.to_string().contains("too-short-secret"), "the log echoes the secret");
 }
 
 #[tokio::test]

@@ -1,32 +1,50 @@
-//! `mint-token`: signs a token with the function's own configuration, for calling `/protected` locally.
+//! `mint-token`: signs a token with the function's own configuration, for calling the API locally.
 //!
 //! It reads the same `AUTH0_*` variables as the function (the local-development values in
-//! `.cargo/config.toml` under `cargo run`), so the token it prints is one the function accepts.
+//! `.cargo/config.toml` under `cargo run`), so the token it prints is one the function accepts. HS256 tokens
+//! use `AUTH0_CLIENT_SECRET`; RS256 tokens use the local development key in `dev/`, whose JWKS
+//! `--print-jwks` prints for the function to fetch.
 
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth0_lambda_api::Config;
+use base64::Engine as _;
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
 const USAGE: &str = "\
-Usage: mint-token [--email ADDRESS] [--sub SUBJECT] [--expires-in DURATION] [--audience AUDIENCE] [--scope SCOPES]
+Usage: mint-token [--alg HS256|RS256] [--email ADDRESS] [--sub SUBJECT] [--expires-in DURATION]
+                  [--audience AUDIENCE] [--scope SCOPES] [--permissions LIST]
+       mint-token --print-jwks
 
-Prints an HS256 token signed with AUTH0_CLIENT_SECRET, for AUTH0_AUDIENCE and AUTH0_ISSUER.
+Prints a token for AUTH0_AUDIENCE and AUTH0_ISSUER: HS256 signed with AUTH0_CLIENT_SECRET, or RS256 signed
+with the local development key (kid local-development-rs256).
 
+  --alg ALG              HS256 or RS256 (default: HS256 when AUTH0_CLIENT_SECRET is set, else RS256)
   --email ADDRESS        the email claim (default: none; the API then greets by sub)
   --sub SUBJECT          the subject (default: auth0|local-developer)
   --expires-in DURATION  lifetime: 90, 90s, 15m, 1h or 1d (default: 1h)
   --audience AUDIENCE    the aud claim (default: the first AUTH0_AUDIENCE)
-  --scope SCOPES         the scope claim, space-separated (default: none)";
+  --scope SCOPES         the scope claim, space-separated (default: none)
+  --permissions LIST     the permissions claim, comma-separated (default: none)
+  --print-jwks           print the JWKS of the local development key, to serve as AUTH0_JWKS_URL";
+
+/// The local development RSA key (PKCS#1). It is public, so no deployed API may ever trust it.
+const LOCAL_RSA_KEY: &str = include_str!("../../dev/local-rs256-private-key.pem");
+/// The `kid` of the local development key.
+const LOCAL_KID: &str = "local-development-rs256";
 
 struct Options {
+    alg: Option<Algorithm>,
+    print_jwks: bool,
     email: Option<String>,
     sub: String,
     lifetime: u64,
     audience: Option<String>,
     scope: Option<String>,
+    permissions: Option<Vec<String>>,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +59,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.print_jwks {
+        return match local_jwks() {
+            Ok(jwks) => {
+                println!("{jwks}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("mint-token: cannot read the local development key: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -60,19 +90,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn mint(config: &Config, options: Options) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
+fn mint(config: &Config, options: Options) -> Result<String, String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
     let mut claims = Map::new();
     if let Some(issuer) = config.issuers.first() {
         claims.insert("iss".into(), json!(issuer));
     }
     claims.insert("sub".into(), json!(options.sub));
-    claims.insert(
-        "aud".into(),
-        json!(options.audience.as_ref().unwrap_or(&config.audiences[0])),
-    );
+    claims.insert("aud".into(), json!(options.audience.as_ref().unwrap_or(&config.audiences[0])));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now.saturating_add(options.lifetime)));
     if let Some(email) = options.email {
@@ -81,22 +106,61 @@ fn mint(config: &Config, options: Options) -> Result<String, jsonwebtoken::error
     if let Some(scope) = options.scope {
         claims.insert("scope".into(), json!(scope));
     }
-    let key = EncodingKey::from_secret(&config.hmac_secret)?;
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &Value::Object(claims), &key)
+    if let Some(permissions) = options.permissions {
+        claims.insert("permissions".into(), json!(permissions));
+    }
+    let alg = options.alg.unwrap_or(if config.hmac_secret.is_some() { Algorithm::HS256 } else { Algorithm::RS256 });
+    let (header, key) = match alg {
+        Algorithm::HS256 => {
+            let secret = config.hmac_secret.as_deref().ok_or("HS256 needs AUTH0_CLIENT_SECRET")?;
+            (Header::new(alg), EncodingKey::from_secret(secret).map_err(|error| error.to_string())?)
+        }
+        _ => {
+            let mut header = Header::new(alg);
+            header.kid = Some(LOCAL_KID.to_owned());
+            (header, local_rsa_key()?)
+        }
+    };
+    jsonwebtoken::encode(&header, &Value::Object(claims), &key).map_err(|error| error.to_string())
+}
+
+/// The local development key, from its PEM text.
+fn local_rsa_key() -> Result<EncodingKey, String> {
+    let base64: String =
+        LOCAL_RSA_KEY.lines().filter(|line| !line.starts_with('#') && !line.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(base64).map_err(|error| error.to_string())?;
+    Ok(EncodingKey::from_rsa_der(&der))
+}
+
+/// `{"keys": [...]}` with the public half of the local development key.
+fn local_jwks() -> Result<Value, String> {
+    let jwk = Jwk::from_encoding_key(&local_rsa_key()?, Algorithm::RS256).map_err(|error| error.to_string())?;
+    let mut jwk = serde_json::to_value(jwk).map_err(|error| error.to_string())?;
+    jwk["kid"] = json!(LOCAL_KID);
+    jwk["use"] = json!("sig");
+    Ok(json!({ "keys": [jwk] }))
 }
 
 /// `Ok(None)` when help was asked for.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = Options {
+        alg: None,
+        print_jwks: false,
         email: None,
         sub: "auth0|local-developer".into(),
         lifetime: 3600,
         audience: None,
         scope: None,
+        permissions: None,
     };
     while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--print-jwks" => {
+                options.print_jwks = true;
+                continue;
+            }
+            _ => {}
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -105,6 +169,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--expires-in" => options.lifetime = parse_duration(&value)?,
             "--audience" => options.audience = Some(value),
             "--scope" => options.scope = Some(value),
+            "--permissions" => {
+                options.permissions = Some(value.split(',').map(str::trim).map(str::to_owned).collect());
+            }
+            "--alg" => {
+                options.alg = Some(match value.as_str() {
+                    "HS256" => Algorithm::HS256,
+                    "RS256" => Algorithm::RS256,
+                    _ => return Err(format!("--alg {value}: use HS256 or RS256")),
+                });
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }

@@ -74,13 +74,9 @@ impl Emulator {
         let inbox = Arc::new(tokio::sync::Mutex::new(inbox));
 
         let runtime_shared = shared.clone();
-        serve(runtime_listener, move |request| {
-            runtime_api_route(runtime_shared.clone(), inbox.clone(), request)
-        });
+        serve(runtime_listener, move |request| runtime_api_route(runtime_shared.clone(), inbox.clone(), request));
         let gateway_shared = shared.clone();
-        serve(gateway_listener, move |request| {
-            gateway_route(gateway_shared.clone(), queue.clone(), request)
-        });
+        serve(gateway_listener, move |request| gateway_route(gateway_shared.clone(), queue.clone(), request));
 
         let spawned = Instant::now();
         let mut child = Command::new(binary)
@@ -99,43 +95,27 @@ impl Emulator {
         let logs = Arc::new(Mutex::new(Vec::new()));
         tokio::spawn(collect_lines(child.stdout.take().unwrap(), logs.clone()));
         tokio::spawn(collect_lines(child.stderr.take().unwrap(), logs.clone()));
-        Self {
-            gateway,
-            spawned,
-            shared,
-            child,
-            logs,
-        }
+        Self { gateway, spawned, shared, child, logs }
     }
 
     /// Polls until the function asks for its first invocation, i.e. its cold start is over.
     pub async fn wait_until_ready(&self) {
         let started = Instant::now();
         while self.shared.next_polls.load(Ordering::SeqCst) == 0 {
-            assert!(
-                started.elapsed() < PATIENCE,
-                "the function never polled for an invocation: {:?}",
-                self.logs()
-            );
+            assert!(started.elapsed() < PATIENCE, "the function never polled for an invocation: {:?}", self.logs());
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
     /// The cold start: from spawning the process to its first request for an invocation.
     pub fn init_duration(&self) -> Option<Duration> {
-        self.shared
-            .first_poll
-            .lock()
-            .unwrap()
-            .map(|polled| polled - self.spawned)
+        self.shared.first_poll.lock().unwrap().map(|polled| polled - self.spawned)
     }
 
     /// Polls until the function process exits, and returns its exit code.
     pub async fn wait_for_exit(&mut self) -> Option<i32> {
-        let status = tokio::time::timeout(PATIENCE, self.child.wait())
-            .await
-            .expect("the function did not exit")
-            .unwrap();
+        let status =
+            tokio::time::timeout(PATIENCE, self.child.wait()).await.expect("the function did not exit").unwrap();
         // The process is gone; give the readers the chance to drain its pipes.
         let started = Instant::now();
         while self.logs().is_empty() && started.elapsed() < Duration::from_secs(2) {
@@ -187,9 +167,8 @@ where
                     let answer = route(request);
                     async move { Ok::<_, Infallible>(answer.await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
@@ -206,18 +185,8 @@ async fn runtime_api_route(
     inbox: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>,
     request: Request<Incoming>,
 ) -> Answer {
-    let path = request
-        .uri()
-        .path()
-        .strip_prefix(RUNTIME_PREFIX)
-        .unwrap_or_default()
-        .to_owned();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|body| body.to_bytes())
-        .unwrap_or_default();
+    let path = request.uri().path().strip_prefix(RUNTIME_PREFIX).unwrap_or_default().to_owned();
+    let body = request.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
     let text = String::from_utf8_lossy(&body).into_owned();
     if path == "/invocation/next" {
         shared.first_poll.lock().unwrap().get_or_insert_with(Instant::now);
@@ -225,32 +194,18 @@ async fn runtime_api_route(
         let Some(invocation) = inbox.lock().await.recv().await else {
             return answer(StatusCode::GONE, "");
         };
-        shared
-            .pending
-            .lock()
-            .unwrap()
-            .insert(invocation.id.clone(), invocation.reply);
-        let deadline = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            + Duration::from_secs(30);
+        shared.pending.lock().unwrap().insert(invocation.id.clone(), invocation.reply);
+        let deadline =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(30);
         let mut response = answer(StatusCode::OK, invocation.event.to_string());
         let headers = response.headers_mut();
         headers.insert("lambda-runtime-aws-request-id", invocation.id.parse().unwrap());
-        headers.insert(
-            "lambda-runtime-deadline-ms",
-            deadline.as_millis().to_string().parse().unwrap(),
-        );
+        headers.insert("lambda-runtime-deadline-ms", deadline.as_millis().to_string().parse().unwrap());
         headers.insert(
             "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:auth0-lambda-api"
-                .parse()
-                .unwrap(),
+            "arn:aws:lambda:us-east-1:123456789012:function:auth0-lambda-api".parse().unwrap(),
         );
-        headers.insert(
-            "lambda-runtime-trace-id",
-            "Root=1-6749f0a0-0123456789abcdef01234567".parse().unwrap(),
-        );
+        headers.insert("lambda-runtime-trace-id", "Root=1-6749f0a0-0123456789abcdef01234567".parse().unwrap());
         return response;
     }
     let Some((id, outcome)) = path.strip_prefix("/invocation/").and_then(|rest| rest.split_once('/')) else {
@@ -278,12 +233,7 @@ async fn gateway_route(
     // Payload v2 joins repeated headers with commas, as HTTP APIs do.
     let mut headers = serde_json::Map::new();
     for name in parts.headers.keys() {
-        let values: Vec<&str> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let values: Vec<&str> = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
         headers.insert(name.as_str().to_owned(), json!(values.join(",")));
     }
     let path = parts.uri.path();
@@ -328,23 +278,16 @@ fn http_response(response: &Value) -> Answer {
     } else {
         text.as_bytes().to_vec()
     };
-    let status = response["statusCode"]
-        .as_u64()
-        .and_then(|code| StatusCode::from_u16(code as u16).ok());
+    let status = response["statusCode"].as_u64().and_then(|code| StatusCode::from_u16(code as u16).ok());
     let mut http = answer(status.unwrap_or(StatusCode::BAD_GATEWAY), body);
     let headers = http.headers_mut();
     for (name, value) in response["headers"].as_object().into_iter().flatten() {
-        headers.append(
-            name.parse::<hyper::header::HeaderName>().unwrap(),
-            value.as_str().unwrap().parse().unwrap(),
-        );
+        headers.append(name.parse::<hyper::header::HeaderName>().unwrap(), value.as_str().unwrap().parse().unwrap());
     }
     for (name, values) in response["multiValueHeaders"].as_object().into_iter().flatten() {
         for value in values.as_array().into_iter().flatten() {
-            headers.append(
-                name.parse::<hyper::header::HeaderName>().unwrap(),
-                value.as_str().unwrap().parse().unwrap(),
-            );
+            headers
+                .append(name.parse::<hyper::header::HeaderName>().unwrap(), value.as_str().unwrap().parse().unwrap());
         }
     }
     http
@@ -360,10 +303,7 @@ pub struct HttpAnswer {
 
 impl HttpAnswer {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
 
     pub fn json(&self) -> Value {
@@ -381,10 +321,7 @@ pub async fn http_get(address: SocketAddr, method: &str, path: &str, headers: &[
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw))
-        .await
-        .expect("no answer in time")
-        .unwrap();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw)).await.expect("no answer in time").unwrap();
     let raw = String::from_utf8(raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let mut lines = head.split("\r\n");
@@ -393,9 +330,5 @@ pub async fn http_get(address: SocketAddr, method: &str, path: &str, headers: &[
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    HttpAnswer {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    HttpAnswer { status, headers, body: body.to_owned() }
 }

@@ -63,12 +63,7 @@ pub fn sign_raw(header: &Value, claims: &Value, alg: Algorithm, secret: &[u8]) -
 
 /// A valid HS256 token for `claims`.
 pub fn mint(claims: &Value) -> String {
-    sign_raw(
-        &json!({"alg": "HS256", "typ": "JWT"}),
-        claims,
-        Algorithm::HS256,
-        SECRET.as_bytes(),
-    )
+    sign_raw(&json!({"alg": "HS256", "typ": "JWT"}), claims, Algorithm::HS256, SECRET.as_bytes())
 }
 
 /// An API Gateway event from `events/`, as JSON.
@@ -140,18 +135,10 @@ pub async fn call(app: &App, event: &Value) -> Answer {
         Body::Binary(bytes) => String::from_utf8(bytes).unwrap(),
         _ => unreachable!("unknown body kind"),
     };
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    Answer { status: parts.status, headers: parts.headers, body }
 }
 
 /// Calls `/protected` on a v2 event with this `Authorization` header value.
 pub async fn call_protected(app: &App, authorization: &str) -> Answer {
-    call(
-        app,
-        &with_authorization(event("v2-protected-no-token"), Some(authorization)),
-    )
-    .await
+    call(app, &with_authorization(event("v2-protected-no-token"), Some(authorization))).await
 }

@@ -1,0 +1,496 @@
+//! The key source for asymmetric tokens: a [`KeySet`] built purely from a JWKS document, and a [`KeyStore`]
+//! that fetches it from the tenant, caches it across invocations, and refreshes it under a written-down policy.
+//!
+//! The policy, in numbers ([`KeyPolicy::default`]):
+//! - the JWKS is fetched during the cold start, bounded by [`FETCH_TIMEOUT`]; if that fails the instance
+//!   still starts and fetches again on the first request that needs a key;
+//! - the keys are kept for the life of the instance; a token whose `kid` is unknown triggers at most one
+//!   refetch per [`REFETCH_COOLDOWN`], and requests that miss at the same time share that one fetch;
+//! - after [`REFRESH_INTERVAL`] the next request refetches (bounded by the timeout) so a revoked key stops
+//!   working without a cold start;
+//! - a failed fetch keeps the keys already known (stale-if-error) and is never cached as keys; while no key
+//!   was ever fetched, a new attempt is made at most once per [`RETRY_WITHOUT_KEYS`];
+//! - a fetch reads at most [`MAX_JWKS_BYTES`] and follows no redirect.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper::{StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// How long one JWKS fetch may take, connection included. API Gateway's JWT authorizer allows 1.5 s.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
+/// The least time between two fetches caused by unknown `kid`s: a flood of random `kid`s costs one fetch.
+pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
+/// How old the keys may grow before a request refreshes them.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(600);
+/// While no key is known, the least time between two attempts.
+pub const RETRY_WITHOUT_KEYS: Duration = Duration::from_secs(1);
+/// The largest JWKS read. Auth0's holds two or three keys in about 4 KiB.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// The refresh policy of a [`KeyStore`]. Every field defaults to the constant of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// [`FETCH_TIMEOUT`].
+    pub fetch_timeout: Duration,
+    /// [`REFETCH_COOLDOWN`].
+    pub refetch_cooldown: Duration,
+    /// [`REFRESH_INTERVAL`].
+    pub refresh_interval: Duration,
+    /// [`RETRY_WITHOUT_KEYS`].
+    pub retry_without_keys: Duration,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self {
+            fetch_timeout: FETCH_TIMEOUT,
+            refetch_cooldown: REFETCH_COOLDOWN,
+            refresh_interval: REFRESH_INTERVAL,
+            retry_without_keys: RETRY_WITHOUT_KEYS,
+        }
+    }
+}
+
+/// Why a JWKS could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// The server could not be reached, or the connection failed.
+    Unreachable(String),
+    /// The fetch took longer than the timeout.
+    TimedOut,
+    /// The server answered with a status other than 200 (a redirect included: none is followed).
+    Status(u16),
+    /// The body is larger than [`MAX_JWKS_BYTES`].
+    TooLarge,
+    /// The body is not a JWKS with at least one key this API can use.
+    Unusable(&'static str),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(reason) => write!(f, "JWKS unreachable: {reason}"),
+            Self::TimedOut => write!(f, "JWKS fetch timed out"),
+            Self::Status(status) => write!(f, "JWKS answered HTTP {status}"),
+            Self::TooLarge => write!(f, "JWKS is larger than {MAX_JWKS_BYTES} bytes"),
+            Self::Unusable(reason) => write!(f, "JWKS unusable: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// Gets the JWKS document. Behind a trait so that tests can count and fault fetches.
+pub trait JwksClient: Send + Sync {
+    /// Fetches the document's bytes, at most [`MAX_JWKS_BYTES`].
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send + '_>>;
+}
+
+/// The production client: HTTPS with rustls and compiled-in web PKI roots; plain HTTP only where the
+/// configuration allowed it (loopback). No redirect is followed.
+pub struct HttpJwksClient {
+    url: Uri,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+}
+
+impl HttpJwksClient {
+    /// A client for `url`, which the configuration has already checked.
+    pub fn new(url: Uri) -> Result<Self, rustls::Error> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self { url, client: Client::builder(TokioExecutor::new()).build(connector) })
+    }
+}
+
+impl JwksClient for HttpJwksClient {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send + '_>> {
+        Box::pin(async move {
+            let response = self.client.get(self.url.clone()).await.map_err(|error| {
+                // The innermost cause says what went wrong (refused, DNS, certificate) without the URL's
+                // query string, which never carries a secret here anyway.
+                let mut cause: &dyn std::error::Error = &error;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                FetchError::Unreachable(cause.to_string())
+            })?;
+            if response.status() != StatusCode::OK {
+                return Err(FetchError::Status(response.status().as_u16()));
+            }
+            let body = Limited::new(response.into_body(), MAX_JWKS_BYTES).collect().await.map_err(|error| {
+                if error.is::<http_body_util::LengthLimitError>() {
+                    FetchError::TooLarge
+                } else {
+                    FetchError::Unreachable(error.to_string())
+                }
+            })?;
+            Ok(body.to_bytes())
+        })
+    }
+}
+
+/// One usable verification key from a JWKS.
+pub struct Jwk {
+    kid: String,
+    /// The algorithms this key may verify: its `alg` when it names one, else every algorithm of its type.
+    algorithms: &'static [Algorithm],
+    key: DecodingKey,
+}
+
+impl Jwk {
+    /// The key itself.
+    pub fn key(&self) -> &DecodingKey {
+        &self.key
+    }
+}
+
+impl std::fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwk").field("kid", &self.kid).field("algorithms", &self.algorithms).finish()
+    }
+}
+
+/// The usable keys of one JWKS document. Built purely from bytes: no I/O.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Arc<Jwk>>,
+}
+
+/// The members of a JWK that we read (RFC 7517 §4, RFC 7518 §6).
+#[derive(Deserialize)]
+struct JwkDocument {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    key_ops: Option<Vec<String>>,
+    alg: Option<String>,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+const RSA_ALGORITHMS: &[Algorithm] =
+    &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512];
+
+impl KeySet {
+    /// Reads a JWKS document. Keys this API cannot or must not use are skipped, not fatal: a key without a
+    /// `kid`, with a `use` other than `sig`, with `key_ops` lacking `verify`, of an unsupported type or
+    /// curve, symmetric (`oct`: HMAC keys never come from a JWKS), or whose `alg` disagrees with its type.
+    pub fn from_json(document: &[u8]) -> Result<Self, FetchError> {
+        #[derive(Deserialize)]
+        struct Document {
+            keys: Vec<Value>,
+        }
+        let document: Document = serde_json::from_slice(document)
+            .map_err(|_| FetchError::Unusable("not a JSON object with a keys array"))?;
+        let keys: Vec<Arc<Jwk>> = document
+            .keys
+            .into_iter()
+            .filter_map(|value| serde_json::from_value::<JwkDocument>(value).ok())
+            .filter_map(usable_key)
+            .map(Arc::new)
+            .collect();
+        if keys.is_empty() {
+            return Err(FetchError::Unusable("no key this API can verify with"));
+        }
+        Ok(Self { keys })
+    }
+
+    /// The key with this `kid` that may verify `algorithm`.
+    pub fn find(&self, kid: &str, algorithm: Algorithm) -> Option<&Arc<Jwk>> {
+        self.keys.iter().find(|jwk| jwk.kid == kid && jwk.algorithms.contains(&algorithm))
+    }
+
+    /// How many usable keys the set holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn usable_key(mut jwk: JwkDocument) -> Option<Jwk> {
+    let kid = jwk.kid.take()?;
+    if jwk.use_.as_deref().is_some_and(|use_| use_ != "sig") {
+        return None;
+    }
+    if jwk.key_ops.as_ref().is_some_and(|ops| !ops.iter().any(|op| op == "verify")) {
+        return None;
+    }
+    let (algorithms, key): (&'static [Algorithm], DecodingKey) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+        ("RSA", _) => (RSA_ALGORITHMS, DecodingKey::from_rsa_components(jwk.n.as_deref()?, jwk.e.as_deref()?).ok()?),
+        ("EC", Some("P-256")) => (&[Algorithm::ES256], ec_key(&jwk, 32)?),
+        ("EC", Some("P-384")) => (&[Algorithm::ES384], ec_key(&jwk, 48)?),
+        ("OKP", Some("Ed25519")) => {
+            let x = jwk.x.as_deref()?;
+            (URL_SAFE_NO_PAD.decode(x).ok()?.len() == 32).then_some(())?;
+            (&[Algorithm::EdDSA], DecodingKey::from_ed_components(x).ok()?)
+        }
+        _ => return None,
+    };
+    let algorithms = match jwk.alg.as_deref() {
+        None => algorithms,
+        Some(alg) => {
+            let named = alg.parse::<Algorithm>().ok()?;
+            let position = algorithms.iter().position(|candidate| *candidate == named)?;
+            &algorithms[position..=position]
+        }
+    };
+    Some(Jwk { kid, algorithms, key })
+}
+
+/// An EC public key whose coordinates have the curve's exact length (jsonwebtoken does not know the curve).
+fn ec_key(jwk: &JwkDocument, coordinate_len: usize) -> Option<DecodingKey> {
+    let (x, y) = (jwk.x.as_deref()?, jwk.y.as_deref()?);
+    let valid = |c: &str| URL_SAFE_NO_PAD.decode(c).is_ok_and(|bytes| bytes.len() == coordinate_len);
+    (valid(x) && valid(y)).then(|| DecodingKey::from_ec_components(x, y).ok())?
+}
+
+/// Why no key could be given for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    /// The keys are known and none matches the token's `kid` and `alg`.
+    Unknown,
+    /// No key can be had now because the JWKS cannot be fetched; try again after this many seconds.
+    Unavailable { retry_after: u64 },
+}
+
+/// What the store knows, behind one short-held lock.
+#[derive(Default)]
+struct State {
+    keys: Arc<KeySet>,
+    /// When the last fetch started (success or failure).
+    last_attempt: Option<Instant>,
+    /// When the keys were last fetched successfully.
+    last_success: Option<Instant>,
+    /// Whether the last fetch failed.
+    failing: bool,
+    /// Counts finished fetches, so that requests that waited for one do not start another.
+    generation: u64,
+}
+
+/// Fetches, caches and refreshes the JWKS. Build it once per cold start.
+pub struct KeyStore {
+    client: Box<dyn JwksClient>,
+    policy: KeyPolicy,
+    state: Mutex<State>,
+    /// Held for the duration of a fetch, so that concurrent misses share one.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore").field("policy", &self.policy).field("keys", &self.state().keys.len()).finish()
+    }
+}
+
+impl KeyStore {
+    /// A store with no keys yet.
+    pub fn new(client: Box<dyn JwksClient>, policy: KeyPolicy) -> Self {
+        Self { client, policy, state: Mutex::default(), fetching: tokio::sync::Mutex::new(()) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is plain data updated in one assignment; a panic elsewhere cannot leave it half-written.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cold-start fetch. A failure is returned for logging; it does not count against
+    /// [`KeyPolicy::retry_without_keys`], so the first request that needs a key tries again.
+    pub async fn prefetch(&self) -> Result<usize, FetchError> {
+        let generation = self.state().generation;
+        let result = self.fetch(generation, Instant::now()).await;
+        if result.is_err() {
+            self.state().last_attempt = None;
+        }
+        result
+    }
+
+    /// The key for a token's `kid` and `alg` at `now`, fetching the JWKS when the policy allows.
+    pub async fn key_for(&self, kid: &str, algorithm: Algorithm, now: Instant) -> Result<Arc<Jwk>, KeyError> {
+        let (keys, generation, due) = {
+            let state = self.state();
+            let since = |at: Option<Instant>| at.map(|at| now.saturating_duration_since(at));
+            let attempt_age = since(state.last_attempt);
+            let may_fetch = |after: Duration| attempt_age.is_none_or(|age| age >= after);
+            let due = if state.keys.is_empty() {
+                may_fetch(self.policy.retry_without_keys)
+            } else if state.keys.find(kid, algorithm).is_some() {
+                since(state.last_success).is_some_and(|age| age >= self.policy.refresh_interval)
+                    && may_fetch(self.policy.refetch_cooldown)
+            } else {
+                may_fetch(self.policy.refetch_cooldown)
+            };
+            (state.keys.clone(), state.generation, due)
+        };
+        let keys = if due {
+            let _ = self.fetch(generation, now).await;
+            self.state().keys.clone()
+        } else {
+            keys
+        };
+        if let Some(jwk) = keys.find(kid, algorithm) {
+            return Ok(jwk.clone());
+        }
+        let state = self.state();
+        // A server fault must not tell the client its token is bad: while the JWKS cannot be fetched, a key
+        // we do not know may be one the tenant just rotated in.
+        let wait = match (state.keys.is_empty(), state.failing) {
+            (true, _) => self.policy.retry_without_keys,
+            (false, true) => self.policy.refetch_cooldown,
+            (false, false) => return Err(KeyError::Unknown),
+        };
+        Err(KeyError::Unavailable { retry_after: wait.as_secs().max(1) })
+    }
+
+    /// One fetch, shared: whoever waited for a fetch that finished meanwhile uses its result.
+    async fn fetch(&self, seen_generation: u64, now: Instant) -> Result<usize, FetchError> {
+        let _fetching = self.fetching.lock().await;
+        if self.state().generation != seen_generation {
+            return Ok(self.state().keys.len());
+        }
+        self.state().last_attempt = Some(now);
+        let result = match tokio::time::timeout(self.policy.fetch_timeout, self.client.fetch()).await {
+            Err(_) => Err(FetchError::TimedOut),
+            Ok(fetched) => fetched.and_then(|bytes| KeySet::from_json(&bytes)),
+        };
+        let mut state = self.state();
+        state.generation += 1;
+        match result {
+            Ok(keys) => {
+                let count = keys.len();
+                state.keys = Arc::new(keys);
+                state.last_success = Some(now);
+                state.failing = false;
+                tracing::info!(keys = count, "JWKS fetched");
+                Ok(count)
+            }
+            Err(error) => {
+                state.failing = true;
+                tracing::warn!(error = %error, kept_keys = state.keys.len(), "JWKS fetch failed");
+                Err(error)
+            }
+        }
+    }
+
+    /// How many usable keys the store holds now.
+    pub fn key_count(&self) -> usize {
+        self.state().keys.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rsa_jwk() -> Value {
+        // A 2048-bit modulus shape is not needed to parse; the key is only checked when it verifies.
+        json!({"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": "sXch", "e": "AQAB"})
+    }
+
+    fn set(keys: Value) -> Result<KeySet, FetchError> {
+        KeySet::from_json(json!({ "keys": keys }).to_string().as_bytes())
+    }
+
+    #[test]
+    fn rsa_key_with_alg_verifies_only_that_alg() {
+        let keys = set(json!([rsa_jwk()])).unwrap();
+        assert!(keys.find("r1", Algorithm::RS256).is_some());
+        assert!(keys.find("r1", Algorithm::PS256).is_none());
+        assert!(keys.find("r2", Algorithm::RS256).is_none());
+    }
+
+    #[test]
+    fn rsa_key_without_alg_verifies_any_rsa_alg() {
+        let mut jwk = rsa_jwk();
+        jwk.as_object_mut().unwrap().remove("alg");
+        let keys = set(json!([jwk])).unwrap();
+        assert!(keys.find("r1", Algorithm::PS384).is_some());
+        assert!(keys.find("r1", Algorithm::ES256).is_none());
+        assert!(keys.find("r1", Algorithm::HS256).is_none());
+    }
+
+    #[test]
+    fn keys_not_for_signatures_are_skipped() {
+        let mut enc = rsa_jwk();
+        enc["use"] = json!("enc");
+        enc["kid"] = json!("enc");
+        let mut ops = rsa_jwk();
+        ops["key_ops"] = json!(["encrypt"]);
+        ops["kid"] = json!("ops");
+        let keys = set(json!([enc, ops, rsa_jwk()])).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys.find("enc", Algorithm::RS256).is_none());
+    }
+
+    #[test]
+    fn symmetric_keys_never_come_from_a_jwks() {
+        let oct = json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0cw", "alg": "HS256"});
+        assert_eq!(set(json!([oct])).unwrap_err(), FetchError::Unusable("no key this API can verify with"));
+    }
+
+    #[test]
+    fn alg_that_disagrees_with_the_key_type_is_skipped() {
+        let mut jwk = rsa_jwk();
+        jwk["alg"] = json!("ES256");
+        assert!(set(json!([jwk])).is_err());
+        let mut jwk = rsa_jwk();
+        jwk["alg"] = json!("HS256");
+        assert!(set(json!([jwk])).is_err());
+    }
+
+    #[test]
+    fn unsupported_keys_do_not_hide_supported_ones() {
+        let p521 = json!({"kty": "EC", "kid": "p521", "crv": "P-521", "x": "AA", "y": "AA"});
+        let weird = json!({"kty": "RSA", "kid": "weird", "alg": "RSA-OAEP-256", "n": "sXch", "e": "AQAB"});
+        let no_kid = json!({"kty": "RSA", "n": "sXch", "e": "AQAB"});
+        let keys = set(json!([p521, weird, no_kid, 42, "x", rsa_jwk()])).unwrap();
+        assert_eq!(keys.len(), 1);
+    }
+
+    #[test]
+    fn ec_coordinates_must_fit_the_curve() {
+        let x = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let good = json!({"kty": "EC", "kid": "e", "crv": "P-256", "x": x, "y": x});
+        let keys = set(json!([good])).unwrap();
+        assert!(keys.find("e", Algorithm::ES256).is_some());
+        assert!(keys.find("e", Algorithm::ES384).is_none());
+        let wrong_curve = json!({"kty": "EC", "kid": "e", "crv": "P-384", "x": x, "y": x});
+        assert!(set(json!([wrong_curve])).is_err());
+    }
+
+    #[test]
+    fn documents_that_are_not_a_jwks_are_unusable() {
+        for body in [&b"not json"[..], b"{}", b"[]", b"{\"keys\": {}}", b"{\"keys\": []}"] {
+            assert!(
+                matches!(KeySet::from_json(body), Err(FetchError::Unusable(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
