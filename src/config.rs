@@ -389,7 +389,11 @@ mod tests {
     #[test]
     fn domain_that_is_not_a_host_name_is_refused() {
         for bad in ["example", "example.com/path", "http://example.com", "exa mple.com", "example.com:8443", "-a.com"] {
-            assert_eq!(failing_variable(config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", bad)])), "AUTH0_DOMAIN", "{bad}");
+            assert_eq!(
+                failing_variable(config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", bad)])),
+                "AUTH0_DOMAIN",
+                "{bad}"
+            );
         }
     }
 
@@ -414,13 +418,13 @@ mod tests {
 
     #[test]
     fn plain_http_jwks_is_accepted_for_loopback_only() {
-        let with_url = |url| {
-            config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_ISSUER", "https://i/"), ("AUTH0_JWKS_URL", url)])
-        };
+        let with_url =
+            |url| config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_ISSUER", "https://i/"), ("AUTH0_JWKS_URL", url)]);
         for loopback in ["http://127.0.0.1:8000/jwks.json", "http://localhost/jwks.json", "http://[::1]:9/jwks.json"] {
             assert!(with_url(loopback).is_ok(), "{loopback}");
         }
-        for refused in ["http://example.com/jwks.json", "http://10.0.0.1/jwks.json", "ftp://example.com/j", "jwks.json"] {
+        for refused in ["http://example.com/jwks.json", "http://10.0.0.1/jwks.json", "ftp://example.com/j", "jwks.json"]
+        {
             assert_eq!(failing_variable(with_url(refused)), "AUTH0_JWKS_URL", "{refused}");
         }
     }
@@ -433,7 +437,8 @@ mod tests {
 
     #[test]
     fn algorithms_are_read_and_checked_against_the_key_material() {
-        let with_jwks = |algs| config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", "t.auth0.com"), ("AUTH0_ALGORITHMS", algs)]);
+        let with_jwks =
+            |algs| config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", "t.auth0.com"), ("AUTH0_ALGORITHMS", algs)]);
         assert_eq!(
             with_jwks("RS256, PS256,ES256,EdDSA,RS256").unwrap().algorithms,
             [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA]

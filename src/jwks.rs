@@ -483,6 +483,112 @@ mod tests {
         assert!(set(json!([wrong_curve])).is_err());
     }
 
+    /// A client that serves whatever it is given and counts its fetches.
+    struct Scripted {
+        body: std::sync::Mutex<Result<Bytes, FetchError>>,
+        fetches: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Scripted {
+        fn serving(keys: Value) -> Arc<Self> {
+            Arc::new(Self {
+                body: std::sync::Mutex::new(Ok(Bytes::from(json!({ "keys": keys }).to_string()))),
+                fetches: Default::default(),
+            })
+        }
+
+        fn fail(&self) {
+            *self.body.lock().unwrap() = Err(FetchError::Status(500));
+        }
+
+        fn fetches(&self) -> usize {
+            self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl JwksClient for Arc<Scripted> {
+        fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send + '_>> {
+            self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = self.body.lock().unwrap().clone();
+            Box::pin(async move { body })
+        }
+    }
+
+    fn store(client: &Arc<Scripted>) -> KeyStore {
+        KeyStore::new(Box::new(client.clone()), KeyPolicy::default())
+    }
+
+    fn run<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(future)
+    }
+
+    #[test]
+    fn unknown_kids_refetch_once_per_cooldown() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let store = store(&client);
+        run(async {
+            assert_eq!(store.prefetch().await, Ok(1));
+            let start = Instant::now();
+            for offset in [0, 1, 29] {
+                let at = start + Duration::from_secs(offset);
+                assert_eq!(store.key_for("nope", Algorithm::RS256, at).await.unwrap_err(), KeyError::Unknown);
+            }
+            assert_eq!(client.fetches(), 1, "no refetch inside the cooldown");
+            let at = start + REFETCH_COOLDOWN;
+            assert_eq!(store.key_for("nope", Algorithm::RS256, at).await.unwrap_err(), KeyError::Unknown);
+            assert_eq!(client.fetches(), 2, "one refetch once the cooldown has passed");
+        });
+    }
+
+    #[test]
+    fn known_keys_are_served_from_the_cache_until_the_refresh_interval() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let store = store(&client);
+        run(async {
+            store.prefetch().await.unwrap();
+            let start = Instant::now();
+            assert!(store.key_for("r1", Algorithm::RS256, start + REFRESH_INTERVAL / 2).await.is_ok());
+            assert_eq!(client.fetches(), 1);
+            assert!(store.key_for("r1", Algorithm::RS256, start + REFRESH_INTERVAL).await.is_ok());
+            assert_eq!(client.fetches(), 2, "the keys are refreshed once they are old");
+        });
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_known_keys() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let store = store(&client);
+        run(async {
+            store.prefetch().await.unwrap();
+            let start = Instant::now();
+            client.fail();
+            assert!(store.key_for("r1", Algorithm::RS256, start + REFRESH_INTERVAL).await.is_ok());
+            assert_eq!(client.fetches(), 2);
+            assert_eq!(store.key_count(), 1);
+            // While the source fails, an unknown kid may be a key rotated in: that is our fault, not the token's.
+            let at = start + REFRESH_INTERVAL + REFETCH_COOLDOWN;
+            let error = store.key_for("new", Algorithm::RS256, at).await.unwrap_err();
+            assert_eq!(error, KeyError::Unavailable { retry_after: REFETCH_COOLDOWN.as_secs() });
+        });
+    }
+
+    #[test]
+    fn without_keys_a_fetch_is_retried_on_first_need_then_rate_limited() {
+        let client = Scripted::serving(json!([]));
+        let store = store(&client);
+        run(async {
+            assert!(store.prefetch().await.is_err());
+            let start = Instant::now();
+            let first = store.key_for("r1", Algorithm::RS256, start).await.unwrap_err();
+            assert_eq!(first, KeyError::Unavailable { retry_after: 1 });
+            assert_eq!(client.fetches(), 2, "the failed cold-start fetch does not delay the first need");
+            assert!(store.key_for("r1", Algorithm::RS256, start).await.is_err());
+            assert_eq!(client.fetches(), 2, "at most one attempt per RETRY_WITHOUT_KEYS");
+            assert!(store.key_for("r1", Algorithm::RS256, start + RETRY_WITHOUT_KEYS).await.is_err());
+            assert_eq!(client.fetches(), 3);
+        });
+    }
+
     #[test]
     fn documents_that_are_not_a_jwks_are_unusable() {
         for body in [&b"not json"[..], b"{}", b"[]", b"{\"keys\": {}}", b"{\"keys\": []}"] {

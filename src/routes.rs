@@ -169,7 +169,7 @@ impl App {
     async fn dispatch(&self, request: &mut Request) -> (Response<Body>, &'static str) {
         let route = match select(route_path(request), request.method()) {
             Ok(route) => route,
-            Err(answer) => return answer,
+            Err(no_route) => return no_route.answer(),
         };
         if route.access != Access::Public
             && let Err(error) = self.authorize(route.access, request).await
@@ -180,30 +180,47 @@ impl App {
     }
 }
 
-/// The route for `path` and `method`, or the answer when there is none: 404, 405 with `Allow`, or 204 with
-/// `Allow` for `OPTIONS`.
-fn select(path: &str, method: &Method) -> Result<&'static Route, (Response<Body>, &'static str)> {
+/// Why no route answers a request.
+enum NoRoute {
+    /// No route has this path.
+    NotFound,
+    /// The path exists but not with this method; `allow` lists the methods it has.
+    Method { allow: String, preflight: bool },
+}
+
+impl NoRoute {
+    /// 404; 405 with `Allow`; or, for `OPTIONS`, 204 with `Allow` (CORS preflights never carry credentials,
+    /// so they are answered without a token).
+    fn answer(self) -> (Response<Body>, &'static str) {
+        let Self::Method { allow, preflight } = self else {
+            return (json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"), "not_found");
+        };
+        let (mut response, code) = if preflight {
+            let mut response = Response::new(Body::Empty);
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            (response, "ok")
+        } else {
+            let description = "this method is not allowed on this path";
+            (json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", description), "method_not_allowed")
+        };
+        if let Ok(allow) = HeaderValue::try_from(allow) {
+            response.headers_mut().insert(ALLOW, allow);
+        }
+        (response, code)
+    }
+}
+
+/// The route for `path` and `method`.
+fn select(path: &str, method: &Method) -> Result<&'static Route, NoRoute> {
     let mut on_path = ROUTES.iter().filter(|route| route.path == path).peekable();
     if on_path.peek().is_none() {
-        return Err((json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"), "not_found"));
+        return Err(NoRoute::NotFound);
     }
     if let Some(route) = on_path.clone().find(|route| route.method == method) {
         return Ok(route);
     }
     let allow = on_path.map(|route| route.method.as_str()).chain(["OPTIONS"]).collect::<Vec<_>>().join(", ");
-    // CORS preflights never carry credentials, so OPTIONS is answered without a token.
-    let (mut response, code) = if method == Method::OPTIONS {
-        let mut preflight = Response::new(Body::Empty);
-        *preflight.status_mut() = StatusCode::NO_CONTENT;
-        (preflight, "ok")
-    } else {
-        let description = "this method is not allowed on this path";
-        (json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", description), "method_not_allowed")
-    };
-    if let Ok(allow) = HeaderValue::try_from(allow) {
-        response.headers_mut().insert(ALLOW, allow);
-    }
-    Err((response, code))
+    Err(NoRoute::Method { allow, preflight: method == Method::OPTIONS })
 }
 
 impl App {
