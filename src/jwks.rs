@@ -278,6 +278,17 @@ pub enum KeyError {
     Unavailable { retry_after: u64 },
 }
 
+/// Why a fetch is wanted; the policy allows each at its own pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// The cold start.
+    Prefetch,
+    /// The keys are old.
+    Refresh,
+    /// No known key matches a token.
+    Miss,
+}
+
 /// What the store knows, behind one short-held lock.
 #[derive(Default)]
 struct State {
@@ -322,7 +333,8 @@ impl KeyStore {
     /// [`KeyPolicy::retry_without_keys`], so the first request that needs a key tries again.
     pub async fn prefetch(&self) -> Result<usize, FetchError> {
         let generation = self.state().generation;
-        let result = self.fetch(generation, Instant::now()).await;
+        let result = self.fetch(generation, Instant::now(), Reason::Prefetch).await;
+        let result = result.unwrap_or_else(|| Ok(self.key_count()));
         if result.is_err() {
             self.state().last_attempt = None;
         }
@@ -331,31 +343,21 @@ impl KeyStore {
 
     /// The key for a token's `kid` and `alg` at `now`, fetching the JWKS when the policy allows.
     pub async fn key_for(&self, kid: &str, algorithm: Algorithm, now: Instant) -> Result<Arc<Jwk>, KeyError> {
-        let (keys, generation, due) = {
+        let (keys, generation) = {
             let state = self.state();
-            let since = |at: Option<Instant>| at.map(|at| now.saturating_duration_since(at));
-            let attempt_age = since(state.last_attempt);
-            let may_fetch = |after: Duration| attempt_age.is_none_or(|age| age >= after);
-            let due = if state.keys.is_empty() {
-                may_fetch(self.policy.retry_without_keys)
-            } else if state.keys.find(kid, algorithm).is_some() {
-                since(state.last_success).is_some_and(|age| age >= self.policy.refresh_interval)
-                    && may_fetch(self.policy.refetch_cooldown)
-            } else {
-                may_fetch(self.policy.refetch_cooldown)
-            };
-            (state.keys.clone(), state.generation, due)
+            (state.keys.clone(), state.generation)
         };
-        let keys = if due {
-            let _ = self.fetch(generation, now).await;
-            self.state().keys.clone()
-        } else {
-            keys
+        let reason = match keys.find(kid, algorithm) {
+            Some(jwk) if !self.refresh_due(&self.state(), now) => return Ok(jwk.clone()),
+            Some(_) => Reason::Refresh,
+            None => Reason::Miss,
         };
-        if let Some(jwk) = keys.find(kid, algorithm) {
+        let _ = self.fetch(generation, now, reason).await;
+
+        let state = self.state();
+        if let Some(jwk) = state.keys.find(kid, algorithm) {
             return Ok(jwk.clone());
         }
-        let state = self.state();
         // A server fault must not tell the client its token is bad: while the JWKS cannot be fetched, a key
         // we do not know may be one the tenant just rotated in.
         let wait = match (state.keys.is_empty(), state.failing) {
@@ -366,20 +368,45 @@ impl KeyStore {
         Err(KeyError::Unavailable { retry_after: wait.as_secs().max(1) })
     }
 
-    /// One fetch, shared: whoever waited for a fetch that finished meanwhile uses its result.
-    async fn fetch(&self, seen_generation: u64, now: Instant) -> Result<usize, FetchError> {
-        let _fetching = self.fetching.lock().await;
-        if self.state().generation != seen_generation {
-            return Ok(self.state().keys.len());
+    /// Whether the keys are old enough to be refreshed on this request.
+    fn refresh_due(&self, state: &State, now: Instant) -> bool {
+        let since = |at: Option<Instant>| at.map(|at| now.saturating_duration_since(at));
+        since(state.last_success).is_some_and(|age| age >= self.policy.refresh_interval)
+            && since(state.last_attempt).is_none_or(|age| age >= self.policy.refetch_cooldown)
+    }
+
+    /// Whether the policy allows a fetch for `reason` now.
+    fn fetch_allowed(&self, state: &State, reason: Reason, now: Instant) -> bool {
+        let attempt_age = state.last_attempt.map(|at| now.saturating_duration_since(at));
+        match reason {
+            Reason::Prefetch => true,
+            Reason::Refresh => self.refresh_due(state, now),
+            Reason::Miss if state.keys.is_empty() => {
+                attempt_age.is_none_or(|age| age >= self.policy.retry_without_keys)
+            }
+            Reason::Miss => attempt_age.is_none_or(|age| age >= self.policy.refetch_cooldown),
         }
-        self.state().last_attempt = Some(now);
+    }
+
+    /// One fetch, shared and rate-limited. The decision is taken under the fetch lock: a request that waited
+    /// for a fetch in flight uses its result instead of starting another, and a miss during a cold fetch
+    /// waits for it rather than failing.
+    async fn fetch(&self, seen_generation: u64, now: Instant, reason: Reason) -> Option<Result<usize, FetchError>> {
+        let _fetching = self.fetching.lock().await;
+        {
+            let mut state = self.state();
+            if state.generation != seen_generation || !self.fetch_allowed(&state, reason, now) {
+                return None;
+            }
+            state.last_attempt = Some(now);
+        }
         let result = match tokio::time::timeout(self.policy.fetch_timeout, self.client.fetch()).await {
             Err(_) => Err(FetchError::TimedOut),
             Ok(fetched) => fetched.and_then(|bytes| KeySet::from_json(&bytes)),
         };
         let mut state = self.state();
         state.generation += 1;
-        match result {
+        Some(match result {
             Ok(keys) => {
                 let count = keys.len();
                 state.keys = Arc::new(keys);
@@ -393,7 +420,7 @@ impl KeyStore {
                 tracing::warn!(error = %error, kept_keys = state.keys.len(), "JWKS fetch failed");
                 Err(error)
             }
-        }
+        })
     }
 
     /// How many usable keys the store holds now.

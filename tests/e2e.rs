@@ -1,6 +1,7 @@
 //! End to end: the real binary against a Lambda Runtime API on 127.0.0.1, called over HTTP.
 
 mod emulator;
+mod jwks_server;
 mod support;
 
 use emulator::{Emulator, http_get};
@@ -121,7 +122,7 @@ async fn every_request_logs_one_json_line_without_the_token_or_claims() {
 }
 
 /// The test configuration with `name` set to `value`, or removed when `value` is `None`.
-fn env_with(name: &'static str, value: Option<&'static str>) -> Vec<(&'static str, &'static str)> {
+fn env_with<'a>(name: &'static str, value: Option<&'a str>) -> Vec<(&'static str, &'a str)> {
     let mut config: Vec<_> = env().into_iter().filter(|(key, _)| *key != name).collect();
     config.extend(value.map(|value| (name, value)));
     config
@@ -163,4 +164,46 @@ async fn invalid_leeway_fails_the_cold_start_naming_the_variable() {
 async fn invalid_log_level_fails_the_cold_start_naming_the_variable() {
     let line = failed_cold_start(&env_with("RUST_LOG", Some("chatty"))).await;
     assert_eq!(line["variable"], "RUST_LOG");
+}
+
+#[tokio::test]
+async fn the_jwks_is_fetched_during_init_and_rs256_tokens_are_served_from_the_cache() {
+    let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
+    let server = jwks_server::JwksServer::serving(&[key.jwk()]).await;
+    let url = server.url();
+    let mut config = env_with("AUTH0_JWKS_URL", Some(&url));
+    config.push(("AUTH0_ALGORITHMS", "RS256,HS256"));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    assert_eq!(server.requests(), 1, "the JWKS is fetched before the first invocation");
+
+    let mut claims = support::claims();
+    claims["scope"] = serde_json::json!("read:messages");
+    let bearer = format!("Bearer {}", key.sign(&claims));
+    for path in ["/api/private", "/api/private-scoped", "/protected"] {
+        let answer = http_get(emulator.gateway, "GET", path, &[("authorization", &bearer)]).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    }
+    let hs256 = format!("Bearer {}", minted_token(&[]));
+    assert_eq!(http_get(emulator.gateway, "GET", "/api/private", &[("authorization", &hs256)]).await.status, 200);
+    assert_eq!(server.requests(), 1, "the keys are cached across invocations");
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_at_init_does_not_stop_the_instance() {
+    let server = jwks_server::JwksServer::start(jwks_server::Mode::Drop).await;
+    let url = server.url();
+    let mut config = env_with("AUTH0_JWKS_URL", Some(&url));
+    config.push(("AUTH0_ALGORITHMS", "RS256,HS256"));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    assert!(server.requests() >= 1);
+    let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
+    let bearer = format!("Bearer {}", key.sign(&support::claims()));
+    let answer = http_get(emulator.gateway, "GET", "/api/private", &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.json()["code"], "jwks_unavailable");
+    assert!(answer.header("retry-after").is_some());
+    let public = http_get(emulator.gateway, "GET", "/api/public", &[]).await;
+    assert_eq!(public.status, 200);
 }
