@@ -1,4 +1,5 @@
-//! Cold start and memory of the real release binary against a Lambda Runtime API on 127.0.0.1, beside a bare
+//! Cold start and memory of the real release binary against a Lambda Runtime API on 127.0.0.1: configured
+//! for HS256, and for RS256 with its JWKS fetched during init from a server on 127.0.0.1; beside a bare
 //! `lambda_http` function built from `examples/bare-lambda.rs` when it is there. Prints figures; asserts
 //! nothing about speed.
 //!
@@ -8,6 +9,8 @@
 
 #[path = "../tests/emulator/mod.rs"]
 mod emulator;
+#[path = "../tests/jwks_server/mod.rs"]
+mod jwks_server;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -33,19 +36,33 @@ fn main() {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let bare = format!("{}/target/release/examples/bare-lambda", env!("CARGO_MANIFEST_DIR"));
-    let mut binaries = vec![("auth0-lambda-api", emulator::function_binary())];
+    let function = emulator::function_binary();
+    let rsa = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
+    // The JWKS server runs on the benchmark's runtime for as long as the runs need it.
+    let jwks = runtime.block_on(jwks_server::JwksServer::serving(&[rsa.jwk()]));
+    let jwks_url = jwks.url();
+    let hs256 = format!("Bearer {}", support::mint(&support::claims()));
+    let rs256 = format!("Bearer {}", rsa.sign(&support::claims()));
+    let mut rs256_env = support::env();
+    rs256_env.retain(|(name, _)| *name != "AUTH0_CLIENT_SECRET");
+    rs256_env.push(("AUTH0_JWKS_URL", &jwks_url));
+    let mut runs = vec![
+        Run { name: "HS256", binary: &function, env: support::env(), authorization: &hs256 },
+        Run { name: "RS256 + JWKS fetch", binary: &function, env: rs256_env, authorization: &rs256 },
+    ];
     if std::path::Path::new(&bare).exists() {
-        binaries.push(("bare lambda_http", bare));
+        runs.push(Run { name: "bare lambda_http", binary: &bare, env: support::env(), authorization: &hs256 });
     } else {
         println!("(no {bare}: build it with `cargo build --release --example bare-lambda` for the baseline)");
     }
     println!("{COLD_STARTS} cold starts each; memory is the peak RSS after {WARM_REQUESTS} requests to /protected\n");
     println!(
         "{:<20} {:>14} {:>14} {:>18} {:>18}",
-        "binary", "init p50", "init p90", "first request p50", "peak RSS p50"
+        "function", "init p50", "init p90", "first request p50", "peak RSS p50"
     );
-    for (name, binary) in binaries {
-        let figures = runtime.block_on(measure(&binary));
+    for run in &runs {
+        let name = run.name;
+        let figures = runtime.block_on(measure(run));
         println!(
             "{name:<20} {:>14} {:>14} {:>18} {:>14.1} MiB",
             format!("{:.2?}", percentile(&figures.init, 50)),
@@ -56,13 +73,19 @@ fn main() {
     }
 }
 
-async fn measure(binary: &str) -> Figures {
-    let env = support::env();
-    let authorization = format!("Bearer {}", support::mint(&support::claims()));
-    let headers = [("authorization", authorization.as_str())];
+/// One configuration to measure.
+struct Run<'a> {
+    name: &'static str,
+    binary: &'a str,
+    env: Vec<(&'static str, &'a str)>,
+    authorization: &'a str,
+}
+
+async fn measure(run: &Run<'_>) -> Figures {
+    let headers = [("authorization", run.authorization)];
     let mut figures = Figures { init: Vec::new(), first_request: Vec::new(), peak_rss_kib: Vec::new() };
     for _ in 0..COLD_STARTS {
-        let emulator = Emulator::start_binary(binary, &env).await;
+        let emulator = Emulator::start_binary(run.binary, &run.env).await;
         emulator.wait_until_ready().await;
         figures.init.push(emulator.init_duration().unwrap());
         let started = Instant::now();

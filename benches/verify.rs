@@ -1,6 +1,8 @@
 //! The per-request cost: bearer parsing, token verification, and a whole API Gateway request through the
 //! handler. `cargo bench --bench verify`.
 
+#[path = "../tests/jwks_server/mod.rs"]
+mod jwks_server;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -27,6 +29,43 @@ fn verification(c: &mut Criterion) {
     });
 }
 
+fn asymmetric(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let keys = [
+        jwks_server::SigningKey::rsa("rsa-primary", "rs", jsonwebtoken::Algorithm::RS256),
+        jwks_server::SigningKey::es256("es"),
+        jwks_server::SigningKey::eddsa("ed"),
+    ];
+    let jwks: Vec<_> = keys.iter().map(jwks_server::SigningKey::jwk).collect();
+    let server = runtime.block_on(jwks_server::JwksServer::serving(&jwks));
+    let url = server.url();
+    let vars = [
+        ("AUTH0_AUDIENCE", support::AUDIENCE),
+        ("AUTH0_ISSUER", support::ISSUER),
+        ("AUTH0_JWKS_URL", url.as_str()),
+        ("AUTH0_ALGORITHMS", "RS256,ES256,EdDSA"),
+    ];
+    let config = auth0_lambda_api::Config::from_lookup(|name| {
+        vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
+    })
+    .unwrap();
+    let app = auth0_lambda_api::App::new(config).unwrap();
+    runtime.block_on(app.prefetch_keys()).unwrap().unwrap();
+    for key in &keys {
+        let bearer = format!("Bearer {}", key.sign(&support::claims()));
+        let event = support::with_route(support::event("v2-root"), "GET", "/api/private");
+        let event = support::with_authorization(event, Some(&bearer));
+        c.bench_function(&format!("handle/v2_api_private_{:?}", key.alg), |b| {
+            b.iter_batched(
+                || support::request(&event),
+                |request| runtime.block_on(app.handle(request)).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    assert_eq!(server.requests(), 1, "the benchmark must measure cached keys");
+}
+
 fn whole_request(c: &mut Criterion) {
     let app = support::app();
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -45,5 +84,5 @@ fn whole_request(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, verification, whole_request);
+criterion_group!(benches, verification, whole_request, asymmetric);
 criterion_main!(benches);

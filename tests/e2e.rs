@@ -207,3 +207,20 @@ async fn an_unreachable_jwks_at_init_does_not_stop_the_instance() {
     let public = http_get(emulator.gateway, "GET", "/api/public", &[]).await;
     assert_eq!(public.status, 200);
 }
+
+#[tokio::test]
+async fn mint_token_rs256_verifies_against_the_jwks_it_prints() {
+    let jwks = minted_token(&["--print-jwks"]);
+    let server = jwks_server::JwksServer::start(jwks_server::Mode::Serve(jwks)).await;
+    let url = server.url();
+    let emulator = Emulator::start(&env_with("AUTH0_JWKS_URL", Some(&url))).await;
+    emulator.wait_until_ready().await;
+    let token = minted_token(&["--alg", "RS256", "--permissions", "read:messages,write:messages"]);
+    let bearer = format!("Bearer {token}");
+    let answer = http_get(emulator.gateway, "GET", "/api/private-scoped", &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let unscoped = format!("Bearer {}", minted_token(&["--alg", "RS256"]));
+    let answer = http_get(emulator.gateway, "GET", "/api/private-scoped", &[("authorization", &unscoped)]).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(answer.json()["code"], "insufficient_scope");
+}
