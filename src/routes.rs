@@ -178,6 +178,17 @@ impl App {
         }
         ((route.handler)(request, self), "ok")
     }
+
+    /// Authenticates `request` and checks what `access` requires of its claims.
+    async fn authorize(&self, access: Access, request: &mut Request) -> Result<(), AuthError> {
+        self.auth.authenticate(request).await?;
+        if let Access::Requires(requirement) = access
+            && !request.claims().is_some_and(|claims| requirement.is_met_by(claims))
+        {
+            return Err(AuthError::InsufficientScope(requirement));
+        }
+        Ok(())
+    }
 }
 
 /// Why no route answers a request.
@@ -221,19 +232,6 @@ fn select(path: &str, method: &Method) -> Result<&'static Route, NoRoute> {
     }
     let allow = on_path.map(|route| route.method.as_str()).chain(["OPTIONS"]).collect::<Vec<_>>().join(", ");
     Err(NoRoute::Method { allow, preflight: method == Method::OPTIONS })
-}
-
-impl App {
-    /// Authenticates `request` and checks what `access` requires of its claims.
-    async fn authorize(&self, access: Access, request: &mut Request) -> Result<(), AuthError> {
-        self.auth.authenticate(request).await?;
-        if let Access::Requires(requirement) = access
-            && !request.claims().is_some_and(|claims| requirement.is_met_by(claims))
-        {
-            return Err(AuthError::InsufficientScope(requirement));
-        }
-        Ok(())
-    }
 }
 
 /// The path the routes see: without the API Gateway stage (REST APIs put `/prod` in the URI path).
