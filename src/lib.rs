@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`config`]: the environment, read once at cold start, validated and typed.
+//! - [`secrets`]: the HS256 secret from AWS Secrets Manager, when its ARN is configured.
 //! - [`claims`]: the claims of a verified token; scope and permission requirements.
 //! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod jwks;
 pub mod routes;
+pub mod secrets;
 pub mod verify;
 
 pub use auth::{Authenticator, ClaimsExt, bearer_token};

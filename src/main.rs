@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use auth0_lambda_api::{App, Config, config};
+use auth0_lambda_api::{App, config, secrets};
 use lambda_http::service_fn;
 use tracing_subscriber::filter::LevelFilter;
 
@@ -13,7 +13,12 @@ async fn main() -> ExitCode {
     init_logging(*level.as_ref().unwrap_or(&LevelFilter::INFO));
 
     // A bad configuration must fail the cold start (Lambda reports an init error), not every request.
-    let config = match level.and_then(|_| Config::from_env()) {
+    let env = |name: &str| std::env::var(name).ok();
+    let config = match level {
+        Ok(_) => secrets::load_config(env, secrets::aws_defaults).await,
+        Err(error) => Err(error),
+    };
+    let config = match config {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(variable = error.variable, "invalid configuration: {error}");

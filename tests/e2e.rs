@@ -2,6 +2,7 @@
 
 mod emulator;
 mod jwks_server;
+mod moto;
 mod support;
 
 use emulator::{Emulator, http_get};
@@ -223,4 +224,35 @@ async fn mint_token_rs256_verifies_against_the_jwks_it_prints() {
     let answer = http_get(emulator.gateway, "GET", "/api/private-scoped", &[("authorization", &unscoped)]).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.json()["code"], "insufficient_scope");
+}
+
+/// The test configuration with the secret behind an ARN on `moto`.
+fn env_with_secret_arn<'a>(moto: &'a [(&'static str, String)], arn: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut config = env_with("AUTH0_CLIENT_SECRET", None);
+    config.push(("AUTH0_CLIENT_SECRET_ARN", arn));
+    config.extend(moto.iter().map(|(name, value)| (*name, value.as_str())));
+    config
+}
+
+#[tokio::test]
+async fn the_secret_is_read_from_secrets_manager_during_init() {
+    let moto = moto::Moto::start();
+    let arn = moto.create_secret("auth0/client-secret", support::SECRET).await;
+    let moto_env = moto.env();
+    let emulator = Emulator::start(&env_with_secret_arn(&moto_env, &arn)).await;
+    emulator.wait_until_ready().await;
+    let bearer = format!("Bearer {}", minted_token(&[]));
+    let answer = http_get(emulator.gateway, "GET", "/protected", &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(!emulator.logs().join("\n").contains(support::SECRET), "a log line carries the secret");
+}
+
+#[tokio::test]
+async fn a_missing_secret_fails_the_cold_start_naming_the_arn_variable() {
+    let moto = moto::Moto::start();
+    let moto_env = moto.env();
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf";
+    let line = failed_cold_start(&env_with_secret_arn(&moto_env, arn)).await;
+    assert_eq!(line["variable"], "AUTH0_CLIENT_SECRET_ARN");
+    assert!(line["message"].as_str().unwrap().contains("no such secret"), "{line}");
 }

@@ -27,6 +27,8 @@ pub enum Mode {
     Serve(String),
     /// This status and an empty body.
     Status(u16),
+    /// This status and this body.
+    Reply(u16, String),
     /// 200 with this body, after this delay.
     Slow(Duration, String),
     /// 302 to this location.
@@ -102,6 +104,7 @@ async fn answer(shared: &Shared) -> Response<Full<Bytes>> {
     let (status, body, location) = match mode {
         Mode::Serve(body) => (200, body, None),
         Mode::Status(status) => (status, String::new(), None),
+        Mode::Reply(status, body) => (status, body, None),
         Mode::Slow(delay, body) => {
             tokio::time::sleep(delay).await;
             (200, body, None)

@@ -1,0 +1,129 @@
+//! The HS256 secret from AWS Secrets Manager, read once during the cold start.
+//!
+//! Only when `AUTH0_CLIENT_SECRET_ARN` is set does the function load AWS configuration at all: the other
+//! configurations never touch the SDK. Any failure (no such secret, access denied, an empty value, a missing
+//! JSON key, a throttled or unreachable endpoint) fails the cold start with one message that names the
+//! variable, within [`SECRET_TIMEOUT`]; it is never a per-request error.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+
+use crate::config::{Config, ConfigError};
+
+/// The whole read, credentials and retries included. Lambda allows 10 s for init; this leaves room for the
+/// JWKS fetch.
+pub const SECRET_TIMEOUT: Duration = Duration::from_secs(4);
+/// One attempt. A throttled or failed first attempt gets one retry within [`SECRET_TIMEOUT`].
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Attempts, the first included.
+pub const MAX_ATTEMPTS: u32 = 2;
+
+const ARN_VARIABLE: &str = "AUTH0_CLIENT_SECRET_ARN";
+
+/// The AWS configuration loader production uses: the environment Lambda provides (region, role credentials).
+pub fn aws_defaults() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+}
+
+/// Reads the configuration through `lookup`, fetching `AUTH0_CLIENT_SECRET` from Secrets Manager first when
+/// `AUTH0_CLIENT_SECRET_ARN` is set. `aws` builds the AWS configuration loader; it is only called then.
+pub async fn load_config(
+    lookup: impl Fn(&str) -> Option<String>,
+    aws: impl FnOnce() -> ConfigLoader,
+) -> Result<Config, ConfigError> {
+    let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+    let Some(arn) = get(ARN_VARIABLE) else {
+        return Config::from_lookup(lookup);
+    };
+    if get("AUTH0_CLIENT_SECRET").is_some() {
+        return Err(invalid("set AUTH0_CLIENT_SECRET or AUTH0_CLIENT_SECRET_ARN, not both"));
+    }
+    let json_key = get("AUTH0_CLIENT_SECRET_JSON_KEY");
+    let secret = fetch_client_secret(aws(), arn.trim(), json_key.as_deref().map(str::trim)).await?;
+    Config::from_lookup(|name| match name {
+        "AUTH0_CLIENT_SECRET" => Some(secret.clone()),
+        _ => lookup(name),
+    })
+    .map_err(|error| match error.variable {
+        // The value came from the ARN: that is the variable to fix.
+        "AUTH0_CLIENT_SECRET" => ConfigError { variable: ARN_VARIABLE, ..error },
+        _ => error,
+    })
+}
+
+/// Reads the secret's `SecretString`: the whole string, or the string under `json_key` when the secret is a
+/// JSON object (as the console's "key/value" secrets are).
+pub async fn fetch_client_secret(
+    loader: ConfigLoader,
+    arn: &str,
+    json_key: Option<&str>,
+) -> Result<String, ConfigError> {
+    let read = async {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(SECRET_TIMEOUT)
+            .build();
+        let aws = loader.timeout_config(timeouts).retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        let client = aws_sdk_secretsmanager::Client::new(&aws.load().await);
+        client.get_secret_value().secret_id(arn).send().await
+    };
+    // The outer bound also covers credential discovery, which the SDK's operation timeout does not.
+    let output = tokio::time::timeout(SECRET_TIMEOUT, read)
+        .await
+        .map_err(|_| invalid(format!("Secrets Manager did not answer within {} s", SECRET_TIMEOUT.as_secs())))?
+        .map_err(describe)?;
+    let text = output
+        .secret_string()
+        .ok_or_else(|| invalid("the secret has no SecretString (binary secrets are not supported)"))?;
+    let secret = match json_key {
+        None => text.to_owned(),
+        Some(key) => {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).map_err(|_| {
+                invalid("the secret is not a JSON object, as AUTH0_CLIENT_SECRET_JSON_KEY says it should be")
+            })?;
+            object
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| invalid(format!("the secret's JSON has no string under the key {key:?}")))?
+                .to_owned()
+        }
+    };
+    if secret.trim().is_empty() {
+        return Err(invalid("the secret is empty"));
+    }
+    Ok(secret)
+}
+
+fn invalid(problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable: ARN_VARIABLE, problem: problem.into() }
+}
+
+/// One sentence for each way the call can fail. Error messages from AWS name the ARN and the role, never
+/// the secret's value.
+fn describe(error: SdkError<GetSecretValueError, HttpResponse>) -> ConfigError {
+    let problem = match &error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            let forbidden = service.raw().status().as_u16() == 403;
+            match code {
+                "ResourceNotFoundException" => "no such secret (ResourceNotFoundException)".to_owned(),
+                _ if forbidden || code.contains("AccessDenied") => {
+                    "access denied: the function's role needs secretsmanager:GetSecretValue on this secret".to_owned()
+                }
+                "" => format!("Secrets Manager refused the request: {}", DisplayErrorContext(&error)),
+                _ => format!("Secrets Manager refused the request ({code})"),
+            }
+        }
+        SdkError::TimeoutError(_) => "Secrets Manager did not answer in time".to_owned(),
+        SdkError::DispatchFailure(_) => format!("Secrets Manager is unreachable: {}", DisplayErrorContext(&error)),
+        _ => format!("cannot read the secret: {}", DisplayErrorContext(&error)),
+    };
+    invalid(problem)
+}

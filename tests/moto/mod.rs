@@ -1,0 +1,118 @@
+//! A real AWS API emulator for the tests: `moto_server` (Python package `moto[server]`) on 127.0.0.1,
+//! started per test and stopped when dropped.
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, ConfigLoader, Region};
+use aws_sdk_secretsmanager::config::Credentials;
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Moto {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Moto {
+    /// A server that accepts every request.
+    pub fn start() -> Self {
+        Self::spawn(&[])
+    }
+
+    /// A server that enforces IAM after its first `free_actions` requests (moto's
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`), so that a test can set up users and policies first.
+    pub fn start_enforcing_iam_after(free_actions: u32) -> Self {
+        Self::spawn(&[("INITIAL_NO_AUTH_ACTION_COUNT", &free_actions.to_string())])
+    }
+
+    fn spawn(env: &[(&str, &str)]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server is not installed: pip install 'moto[server]'");
+        let moto = Self { endpoint: format!("http://127.0.0.1:{port}"), child };
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        moto
+    }
+
+    /// An AWS configuration loader aimed at this server with the given credentials.
+    pub fn loader_as(&self, access_key: &str, secret_key: &str) -> ConfigLoader {
+        loader_at(&self.endpoint, access_key, secret_key)
+    }
+
+    /// A loader with moto's default account.
+    pub fn loader(&self) -> ConfigLoader {
+        self.loader_as("test", "test")
+    }
+
+    /// The environment a function process needs to reach this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", REGION.into()),
+        ]
+    }
+
+    /// Creates a secret with this `SecretString` and returns its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        let client = aws_sdk_secretsmanager::Client::new(&self.loader().load().await);
+        client.create_secret().name(name).secret_string(value).send().await.unwrap().arn().unwrap().to_owned()
+    }
+
+    /// Creates a secret that holds only binary data.
+    pub async fn create_binary_secret(&self, name: &str, value: &[u8]) -> String {
+        let client = aws_sdk_secretsmanager::Client::new(&self.loader().load().await);
+        let blob = aws_sdk_secretsmanager::primitives::Blob::new(value);
+        client.create_secret().name(name).secret_binary(blob).send().await.unwrap().arn().unwrap().to_owned()
+    }
+
+    /// Creates, through boto3, an IAM user whose only permission is `secretsmanager:ListSecrets`, and returns
+    /// its access key and secret key. Costs three requests.
+    pub fn user_without_get_secret_value(&self) -> (String, String) {
+        let script = r#"
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+iam.create_user(UserName="reader")
+policy = {"Version": "2012-10-17",
+          "Statement": [{"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]}
+iam.put_user_policy(UserName="reader", PolicyName="list-only", PolicyDocument=json.dumps(policy))
+key = iam.create_access_key(UserName="reader")["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#;
+        let output = Command::new("python3").args(["-c", script, &self.endpoint]).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8(output.stdout).unwrap();
+        let (access_key, secret_key) = text.trim().split_once(' ').unwrap();
+        (access_key.to_owned(), secret_key.to_owned())
+    }
+}
+
+/// An AWS configuration loader aimed at any endpoint on 127.0.0.1.
+pub fn loader_at(endpoint: &str, access_key: &str, secret_key: &str) -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "tests"))
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
