@@ -10,6 +10,7 @@ use tracing::level_filters::LevelFilter;
 
 use crate::error::Realm;
 use crate::jwks::KeyPolicy;
+use crate::metrics::{DEFAULT_NAMESPACE, Dimension, Metrics};
 use crate::verify::{DEFAULT_LEEWAY_SECONDS, Policy};
 
 /// Largest accepted `AUTH0_LEEWAY_SECONDS`: more than five minutes of skew is a broken clock, not skew.
@@ -50,6 +51,8 @@ pub struct Config {
     pub realm: Realm,
     /// `AUTH0_EMAIL_CLAIM`: the namespaced claim holding the email in access tokens.
     pub email_claim: Option<String>,
+    /// `AUTH0_METRICS`, `AUTH0_METRICS_NAMESPACE`, `AUTH0_METRICS_DIMENSIONS`: `None` when metrics are off.
+    pub metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for Config {
@@ -63,6 +66,7 @@ impl std::fmt::Debug for Config {
             .field("leeway", &self.leeway)
             .field("realm", &self.realm)
             .field("email_claim", &self.email_claim)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -153,6 +157,7 @@ impl Config {
             .ok_or_else(|| invalid("AUTH0_REALM", "must be printable ASCII (it is sent in a header)"))?;
 
         let email_claim = get("AUTH0_EMAIL_CLAIM").map(|claim| claim.trim().to_owned());
+        let metrics = metrics(&get)?;
 
         Ok(Self {
             audiences,
@@ -164,6 +169,7 @@ impl Config {
             leeway,
             realm,
             email_claim,
+            metrics,
         })
     }
 
@@ -261,6 +267,38 @@ fn algorithms(text: Option<String>, have_secret: bool, have_jwks: bool) -> Resul
         return Err(invalid(VARIABLE, "must name at least one algorithm"));
     }
     Ok(chosen)
+}
+
+/// The metrics settings; `None` when `AUTH0_METRICS=off`.
+fn metrics(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Metrics>, ConfigError> {
+    match get("AUTH0_METRICS").as_deref().map(str::trim) {
+        None | Some("on") => {}
+        Some("off") => return Ok(None),
+        Some(_) => return Err(invalid("AUTH0_METRICS", "must be `on` or `off`")),
+    }
+    let namespace =
+        get("AUTH0_METRICS_NAMESPACE").map_or_else(|| DEFAULT_NAMESPACE.to_owned(), |ns| ns.trim().to_owned());
+    // CloudWatch: 1 to 255 characters of letters, digits and . - _ / # :
+    let valid_namespace = namespace.len() <= 255
+        && namespace.bytes().all(|b| b.is_ascii_alphanumeric() || b" .-_/#:".contains(&b))
+        && !namespace.starts_with(':');
+    if !valid_namespace {
+        return Err(invalid("AUTH0_METRICS_NAMESPACE", "must be 1 to 255 letters, digits and . - _ / # :"));
+    }
+    let dimensions = match get("AUTH0_METRICS_DIMENSIONS").as_deref().map(str::trim) {
+        None => vec![Dimension::Outcome],
+        Some("none") => Vec::new(),
+        Some(text) => list(Some(text.to_owned()))
+            .iter()
+            .map(|name| Dimension::parse(name))
+            .collect::<Option<Vec<_>>>()
+            .filter(|dimensions| !dimensions.is_empty())
+            .ok_or_else(|| {
+                invalid("AUTH0_METRICS_DIMENSIONS", "must list Outcome, Route, FunctionName, or be `none`")
+            })?,
+    };
+    let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "unknown".to_owned());
+    Ok(Some(Metrics { namespace, dimensions, function_name }))
 }
 
 /// Splits a comma-separated list, trimming items and dropping empty ones.
@@ -530,6 +568,44 @@ mod tests {
         assert_eq!(level(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]), Ok(LevelFilter::ERROR));
         assert_eq!(level(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]), Ok(LevelFilter::WARN));
         assert_eq!(level(&[("RUST_LOG", "verbose")]).unwrap_err().variable, "RUST_LOG");
+    }
+
+    #[test]
+    fn metrics_default_to_the_outcome_dimension() {
+        let metrics = minimal(&[("AWS_LAMBDA_FUNCTION_NAME", "api")]).unwrap().metrics.unwrap();
+        assert_eq!(
+            metrics,
+            Metrics {
+                namespace: "Auth0LambdaApi".into(),
+                dimensions: vec![Dimension::Outcome],
+                function_name: "api".into()
+            }
+        );
+    }
+
+    #[test]
+    fn metrics_can_be_configured_or_switched_off() {
+        let metrics =
+            minimal(&[("AUTH0_METRICS_NAMESPACE", "Team/Api"), ("AUTH0_METRICS_DIMENSIONS", "Route, FunctionName")])
+                .unwrap()
+                .metrics
+                .unwrap();
+        assert_eq!(
+            (metrics.namespace.as_str(), metrics.dimensions),
+            ("Team/Api", vec![Dimension::Route, Dimension::FunctionName])
+        );
+        assert_eq!(minimal(&[("AUTH0_METRICS_DIMENSIONS", "none")]).unwrap().metrics.unwrap().dimensions, []);
+        assert_eq!(minimal(&[("AUTH0_METRICS", "off")]).unwrap().metrics, None);
+    }
+
+    #[test]
+    fn bad_metrics_settings_name_their_variable() {
+        assert_eq!(failing_variable(minimal(&[("AUTH0_METRICS", "yes")])), "AUTH0_METRICS");
+        assert_eq!(failing_variable(minimal(&[("AUTH0_METRICS_NAMESPACE", "bad{ns}")])), "AUTH0_METRICS_NAMESPACE");
+        assert_eq!(
+            failing_variable(minimal(&[("AUTH0_METRICS_DIMENSIONS", "Outcome,Token")])),
+            "AUTH0_METRICS_DIMENSIONS"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -310,6 +311,10 @@ pub struct KeyStore {
     state: Mutex<State>,
     /// Held for the duration of a fetch, so that concurrent misses share one.
     fetching: tokio::sync::Mutex<()>,
+    /// Fetches started, for the metrics.
+    fetches: AtomicU64,
+    /// Lookups whose key was not in the cache, for the metrics.
+    misses: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -321,7 +326,14 @@ impl std::fmt::Debug for KeyStore {
 impl KeyStore {
     /// A store with no keys yet.
     pub fn new(client: Box<dyn JwksClient>, policy: KeyPolicy) -> Self {
-        Self { client, policy, state: Mutex::default(), fetching: tokio::sync::Mutex::new(()) }
+        Self {
+            client,
+            policy,
+            state: Mutex::default(),
+            fetching: tokio::sync::Mutex::new(()),
+            fetches: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -350,7 +362,10 @@ impl KeyStore {
         let reason = match keys.find(kid, algorithm) {
             Some(jwk) if !self.refresh_due(&self.state(), now) => return Ok(jwk.clone()),
             Some(_) => Reason::Refresh,
-            None => Reason::Miss,
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Reason::Miss
+            }
         };
         let _ = self.fetch(generation, now, reason).await;
 
@@ -400,6 +415,7 @@ impl KeyStore {
             }
             state.last_attempt = Some(now);
         }
+        self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = match tokio::time::timeout(self.policy.fetch_timeout, self.client.fetch()).await {
             Err(_) => Err(FetchError::TimedOut),
             Ok(fetched) => fetched.and_then(|bytes| KeySet::from_json(&bytes)),
@@ -421,6 +437,11 @@ impl KeyStore {
                 Err(error)
             }
         })
+    }
+
+    /// Fetches started and cache misses since the cold start.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.fetches.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 
     /// How many usable keys the store holds now.
@@ -564,6 +585,7 @@ mod tests {
             let at = start + REFETCH_COOLDOWN;
             assert_eq!(store.key_for("nope", Algorithm::RS256, at).await.unwrap_err(), KeyError::Unknown);
             assert_eq!(client.fetches(), 2, "one refetch once the cooldown has passed");
+            assert_eq!(store.counters(), (2, 4), "two fetches, four misses");
         });
     }
 

@@ -12,6 +12,7 @@
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
 //! - [`auth`]: bearer-token parsing, the requires-auth step (key choice, verification), the `claims()` accessor.
 //! - [`error`]: per-request errors and their single mapping to a response.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines, one per request.
 //! - [`routes`]: the endpoints, their access rules, and the dispatcher.
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod claims;
 pub mod config;
 pub mod error;
 pub mod jwks;
+pub mod metrics;
 pub mod routes;
 pub mod secrets;
 pub mod verify;

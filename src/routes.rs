@@ -1,6 +1,7 @@
 //! The endpoints, their access rules, and the dispatcher that routes an API Gateway request to them.
 
 use std::convert::Infallible;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
@@ -12,6 +13,7 @@ use crate::claims::Requirement;
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Realm, json_error};
 use crate::jwks::{FetchError, HttpJwksClient, JwksClient, KeyStore};
+use crate::metrics::{Metrics, RequestRecord};
 use crate::verify::Verifier;
 
 /// Who may call a route.
@@ -112,6 +114,9 @@ pub struct App {
     auth: Authenticator,
     realm: Realm,
     email_claim: Option<String>,
+    metrics: Option<Metrics>,
+    /// The key store's counters at the previous metric line, so that each line carries its own share.
+    reported: Mutex<(u64, u64)>,
 }
 
 impl App {
@@ -136,7 +141,13 @@ impl App {
             (None, None) => None,
         };
         let keys = client.map(|client| KeyStore::new(client, config.key_policy));
-        Ok(Self { auth: Authenticator::new(verifier, keys), realm: config.realm, email_claim: config.email_claim })
+        Ok(Self {
+            auth: Authenticator::new(verifier, keys),
+            realm: config.realm,
+            email_claim: config.email_claim,
+            metrics: config.metrics,
+            reported: Mutex::new((0, 0)),
+        })
     }
 
     /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout, and a failure
@@ -152,31 +163,47 @@ impl App {
     /// response, not an error (API Gateway would turn an error into a 5xx).
     pub async fn handle(&self, mut request: Request) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
-        let (response, code) = self.dispatch(&mut request).await;
+        let (response, code, route) = self.dispatch(&mut request).await;
+        let duration = started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            metrics.emit(&RequestRecord { outcome: code, route, duration, jwks: self.jwks_counts() });
+        }
         tracing::info!(
             request_id = request.lambda_context_ref().map(|context| context.request_id.as_str()),
             method = request.method().as_str(),
             path = route_path(&request),
             status = response.status().as_u16(),
             code,
-            duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            duration_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
             "request"
         );
         Ok(response)
     }
 
-    /// The response and the outcome code for the log (`ok` or the error code).
-    async fn dispatch(&self, request: &mut Request) -> (Response<Body>, &'static str) {
+    /// The JWKS fetches and cache misses since the previous metric line, when a JWKS is configured.
+    fn jwks_counts(&self) -> Option<(u64, u64)> {
+        let (fetches, misses) = self.auth.keys()?.counters();
+        let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
+        let delta = (fetches - reported.0, misses - reported.1);
+        *reported = (fetches, misses);
+        Some(delta)
+    }
+
+    /// The response, the outcome code for the log and metrics (`ok` or the error code), and the route.
+    async fn dispatch(&self, request: &mut Request) -> (Response<Body>, &'static str, Option<&'static str>) {
         let route = match select(route_path(request), request.method()) {
             Ok(route) => route,
-            Err(no_route) => return no_route.answer(),
+            Err(no_route) => {
+                let (response, code) = no_route.answer();
+                return (response, code, None);
+            }
         };
         if route.access != Access::Public
             && let Err(error) = self.authorize(route.access, request).await
         {
-            return (error.to_response(&self.realm), error.code());
+            return (error.to_response(&self.realm), error.code(), Some(route.path));
         }
-        ((route.handler)(request, self), "ok")
+        ((route.handler)(request, self), "ok", Some(route.path))
     }
 
     /// Authenticates `request` and checks what `access` requires of its claims.

@@ -256,3 +256,84 @@ async fn a_missing_secret_fails_the_cold_start_naming_the_arn_variable() {
     assert_eq!(line["variable"], "AUTH0_CLIENT_SECRET_ARN");
     assert!(line["message"].as_str().unwrap().contains("no such secret"), "{line}");
 }
+
+/// The Embedded Metric Format lines the function printed.
+fn metric_lines(emulator: &Emulator) -> Vec<Value> {
+    emulator
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect()
+}
+
+async fn wait_for_metric_lines(emulator: &Emulator, count: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    while metric_lines(emulator).len() < count {
+        assert!(started.elapsed() < emulator::PATIENCE, "missing metric lines: {:?}", emulator.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    metric_lines(emulator)
+}
+
+#[tokio::test]
+async fn every_request_publishes_one_metric_line_with_its_outcome() {
+    let mut config = env();
+    config.push(("AUTH0_METRICS_DIMENSIONS", "Outcome,Route"));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    let token = minted_token(&["--email", "private@example.com"]);
+    http_get(emulator.gateway, "GET", "/protected", &[("authorization", &format!("Bearer {token}"))]).await;
+    http_get(emulator.gateway, "GET", "/protected", &[]).await;
+    http_get(emulator.gateway, "GET", "/secret-path-123", &[]).await;
+
+    let lines = wait_for_metric_lines(&emulator, 3).await;
+    let outcomes: Vec<(&str, &str)> =
+        lines.iter().map(|line| (line["Outcome"].as_str().unwrap(), line["Route"].as_str().unwrap())).collect();
+    assert_eq!(
+        outcomes,
+        [("ok", "/protected"), ("authorization_header_missing", "/protected"), ("not_found", "unmatched")]
+    );
+    let declaration = &lines[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(declaration["Namespace"], "Auth0LambdaApi");
+    assert_eq!(declaration["Dimensions"], serde_json::json!([["Outcome", "Route"]]));
+    assert_eq!(lines[0]["Requests"], 1);
+    let everything = emulator.logs().join("\n");
+    assert!(!everything.contains(&token) && !everything.contains("private@example.com"));
+    assert!(lines.iter().all(|line| !line.to_string().contains("secret-path-123")), "a raw path became a dimension");
+}
+
+#[tokio::test]
+async fn metrics_count_jwks_fetches_and_cache_misses() {
+    let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
+    let server = jwks_server::JwksServer::serving(&[key.jwk()]).await;
+    let url = server.url();
+    let emulator = Emulator::start(&env_with("AUTH0_JWKS_URL", Some(&url))).await;
+    emulator.wait_until_ready().await;
+    let good = format!("Bearer {}", key.sign(&support::claims()));
+    let unknown = format!("Bearer {}", key.sign_with_header(&support::claims(), |h| h.kid = Some("other".into())));
+    for bearer in [&good, &good, &unknown] {
+        http_get(emulator.gateway, "GET", "/api/private", &[("authorization", bearer)]).await;
+    }
+    let lines = wait_for_metric_lines(&emulator, 3).await;
+    let counts: Vec<(u64, u64)> = lines
+        .iter()
+        .map(|line| (line["JwksFetches"].as_u64().unwrap(), line["JwksCacheMisses"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counts, [(1, 0), (0, 0), (0, 1)], "the init fetch, a cache hit, a miss inside the cooldown");
+}
+
+#[tokio::test]
+async fn metrics_can_be_switched_off() {
+    let mut config = env();
+    config.push(("AUTH0_METRICS", "off"));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    http_get(emulator.gateway, "GET", "/", &[]).await;
+    let started = std::time::Instant::now();
+    while request_lines(&emulator).is_empty() {
+        assert!(started.elapsed() < emulator::PATIENCE);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(metric_lines(&emulator).is_empty(), "{:?}", emulator.logs());
+}
