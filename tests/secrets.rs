@@ -23,6 +23,7 @@ fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 fn env_with_arn<'a>(arn: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut vars: Vec<_> = support::env().into_iter().filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET").collect();
     vars.push(("AUTH0_CLIENT_SECRET_ARN", arn));
+    vars.push(("AUTH0_METRICS", "off"));
     vars.extend_from_slice(extra);
     vars
 }

@@ -27,8 +27,11 @@ pub fn env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// The app, configured in process like the function; metric lines are off so that they do not mix with the
+/// test harness's output (the end-to-end tests check them on the real binary).
 pub fn app() -> App {
-    let vars: HashMap<&str, &str> = env().into_iter().collect();
+    let mut vars: HashMap<&str, &str> = env().into_iter().collect();
+    vars.insert("AUTH0_METRICS", "off");
     let config = Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
     App::new(config).unwrap()
 }

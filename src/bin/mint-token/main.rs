@@ -5,6 +5,9 @@
 //! use `AUTH0_CLIENT_SECRET`; RS256 tokens use the local development key in `dev/`, whose JWKS
 //! `--print-jwks` prints for the function to fetch.
 
+mod events;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,6 +21,7 @@ const USAGE: &str = "\
 Usage: mint-token [--alg HS256|RS256] [--email ADDRESS] [--sub SUBJECT] [--expires-in DURATION]
                   [--audience AUDIENCE] [--scope SCOPES] [--permissions LIST]
        mint-token --print-jwks
+       mint-token --write-events DIR
 
 Prints a token for AUTH0_AUDIENCE and AUTH0_ISSUER: HS256 signed with AUTH0_CLIENT_SECRET, or RS256 signed
 with the local development key (kid local-development-rs256).
@@ -29,16 +33,18 @@ with the local development key (kid local-development-rs256).
   --audience AUDIENCE    the aud claim (default: the first AUTH0_AUDIENCE)
   --scope SCOPES         the scope claim, space-separated (default: none)
   --permissions LIST     the permissions claim, comma-separated (default: none)
-  --print-jwks           print the JWKS of the local development key, to serve as AUTH0_JWKS_URL";
+  --print-jwks           print the JWKS of the local development key, to serve as AUTH0_JWKS_URL
+  --write-events DIR     write API Gateway events (v1 and v2) for every route and outcome, tokens fresh";
 
 /// The local development RSA key (PKCS#1). It is public, so no deployed API may ever trust it.
-const LOCAL_RSA_KEY: &str = include_str!("../../dev/local-rs256-private-key.pem");
+const LOCAL_RSA_KEY: &str = include_str!("../../../dev/local-rs256-private-key.pem");
 /// The `kid` of the local development key.
 const LOCAL_KID: &str = "local-development-rs256";
 
 struct Options {
     alg: Option<Algorithm>,
     print_jwks: bool,
+    write_events: Option<PathBuf>,
     email: Option<String>,
     sub: String,
     lifetime: u64,
@@ -78,7 +84,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match mint(&config, options) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+    if let Some(dir) = &options.write_events {
+        return match events::write_all(dir, now, |options, now| mint(&config, options, now)) {
+            Ok(count) => {
+                eprintln!("mint-token: wrote {count} events to {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("mint-token: cannot write the events: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match mint(&config, options, now) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS
@@ -90,8 +109,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn mint(config: &Config, options: Options) -> Result<String, String> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+/// A token for `options`, issued at `now` (seconds since the Unix epoch).
+fn mint(config: &Config, options: Options, now: u64) -> Result<String, String> {
     let mut claims = Map::new();
     if let Some(issuer) = config.issuers.first() {
         claims.insert("iss".into(), json!(issuer));
@@ -141,23 +160,34 @@ fn local_jwks() -> Result<Value, String> {
     Ok(json!({ "keys": [jwk] }))
 }
 
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            alg: None,
+            print_jwks: false,
+            write_events: None,
+            email: None,
+            sub: "auth0|local-developer".into(),
+            lifetime: 3600,
+            audience: None,
+            scope: None,
+            permissions: None,
+        }
+    }
+}
+
 /// `Ok(None)` when help was asked for.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        alg: None,
-        print_jwks: false,
-        email: None,
-        sub: "auth0|local-developer".into(),
-        lifetime: 3600,
-        audience: None,
-        scope: None,
-        permissions: None,
-    };
+    let mut options = Options::default();
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--print-jwks" => {
                 options.print_jwks = true;
+                continue;
+            }
+            "--write-events" => {
+                options.write_events = Some(args.next().map_or_else(|| PathBuf::from("events"), PathBuf::from));
                 continue;
             }
             _ => {}

@@ -1,0 +1,169 @@
+//! `--write-events DIR`: API Gateway events, payload v1 (REST API, stage `prod`) and v2 (HTTP API), for every
+//! route and outcome, with tokens minted now. Run it again when the tokens in `events/` have expired.
+
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Map, Value, json};
+
+use crate::Options;
+
+/// What the `Authorization` header of a sample carries.
+#[derive(Clone, Copy)]
+enum Credentials {
+    /// No header.
+    Nothing,
+    /// A valid token without grants.
+    Valid,
+    /// A valid token granting `read:messages`.
+    Scoped,
+    /// A token that expired an hour ago.
+    Expired,
+    /// A token signed with another secret.
+    Forged,
+}
+
+/// One sample: its file name (after `v1-`/`v2-`), method, path and credentials. The name ends with the
+/// outcome the function gives it.
+const SAMPLES: &[(&str, &str, &str, Credentials)] = &[
+    ("root-ok", "GET", "/", Credentials::Nothing),
+    ("protected-ok", "GET", "/protected", Credentials::Valid),
+    ("protected-no-token", "GET", "/protected", Credentials::Nothing),
+    ("protected-bad-token", "GET", "/protected", Credentials::Forged),
+    ("protected-expired", "GET", "/protected", Credentials::Expired),
+    ("api-public-ok", "GET", "/api/public", Credentials::Nothing),
+    ("api-private-ok", "GET", "/api/private", Credentials::Valid),
+    ("api-private-no-token", "GET", "/api/private", Credentials::Nothing),
+    ("api-private-bad-token", "GET", "/api/private", Credentials::Forged),
+    ("api-private-expired", "GET", "/api/private", Credentials::Expired),
+    ("api-private-scoped-ok", "GET", "/api/private-scoped", Credentials::Scoped),
+    ("api-private-scoped-insufficient-scope", "GET", "/api/private-scoped", Credentials::Valid),
+    ("api-private-scoped-no-token", "GET", "/api/private-scoped", Credentials::Nothing),
+    ("not-found", "GET", "/nope", Credentials::Nothing),
+    ("method-not-allowed", "POST", "/protected", Credentials::Nothing),
+    ("preflight", "OPTIONS", "/api/private", Credentials::Nothing),
+];
+
+const HOST: &str = "abc123defg.execute-api.us-east-1.amazonaws.com";
+
+/// Writes every sample into `dir`, for both payload versions. `mint` signs a token for the given options
+/// and "now" (seconds since the Unix epoch).
+pub fn write_all(dir: &Path, now: u64, mint: impl Fn(Options, u64) -> Result<String, String>) -> Result<usize, String> {
+    std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let valid = mint(Options::default(), now)?;
+    let scoped = mint(Options { scope: Some("read:messages".into()), ..Options::default() }, now)?;
+    let expired = mint(Options { lifetime: 3600, ..Options::default() }, now.saturating_sub(7200))?;
+    let forged = forge(&valid)?;
+    let mut written = 0;
+    for (name, method, path, credentials) in SAMPLES {
+        let token = match credentials {
+            Credentials::Nothing => None,
+            Credentials::Valid => Some(&valid),
+            Credentials::Scoped => Some(&scoped),
+            Credentials::Expired => Some(&expired),
+            Credentials::Forged => Some(&forged),
+        };
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        for (version, event) in [
+            ("v1", rest_event(method, path, authorization.as_deref())),
+            ("v2", http_event(method, path, authorization.as_deref())),
+        ] {
+            let file = dir.join(format!("{version}-{name}.json"));
+            let text = serde_json::to_string_pretty(&event).map_err(|error| error.to_string())? + "\n";
+            std::fs::write(&file, text).map_err(|error| format!("{}: {error}", file.display()))?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// The same claims, signed with a secret the function does not know.
+fn forge(token: &str) -> Result<String, String> {
+    let claims: Value =
+        jsonwebtoken::dangerous::insecure_decode::<Value>(token).map_err(|error| error.to_string())?.claims;
+    let key = EncodingKey::from_secret(b"a-secret-the-function-does-not-know-0123456789")
+        .map_err(|error| error.to_string())?;
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(|error| error.to_string())
+}
+
+fn headers(authorization: Option<&str>, capitalised: bool) -> Map<String, Value> {
+    let mut headers = Map::new();
+    let mut add = |name: &str, value: &str| {
+        let name = if capitalised { capitalise(name) } else { name.to_owned() };
+        headers.insert(name, json!(value));
+    };
+    add("accept", "*/*");
+    add("host", HOST);
+    add("user-agent", "curl/8.5.0");
+    add("x-forwarded-for", "203.0.113.10");
+    add("x-forwarded-port", "443");
+    add("x-forwarded-proto", "https");
+    if let Some(value) = authorization {
+        add("authorization", value);
+    }
+    headers
+}
+
+fn capitalise(name: &str) -> String {
+    name.split('-').map(|part| part[..1].to_uppercase() + &part[1..]).collect::<Vec<_>>().join("-")
+}
+
+/// A REST API (payload v1) event, stage `prod`.
+fn rest_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
+    let headers = headers(authorization, true);
+    let multi: Map<String, Value> = headers.iter().map(|(name, value)| (name.clone(), json!([value]))).collect();
+    json!({
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123defg",
+            "domainName": HOST,
+            "domainPrefix": "abc123defg",
+            "extendedRequestId": "Cc5EKgCOIAMEJjw=",
+            "httpMethod": method,
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
+            "path": format!("/prod{path}"),
+            "protocol": "HTTP/1.1",
+            "requestId": "6f1a5b52-6f1e-4a53-9c55-3f1e1c3e8a11",
+            "requestTime": "29/Nov/2026:17:00:00 +0000",
+            "requestTimeEpoch": 1_795_971_600_000u64,
+            "resourceId": "a1b2c3",
+            "resourcePath": path,
+            "stage": "prod"
+        },
+        "body": null,
+        "isBase64Encoded": false
+    })
+}
+
+/// An HTTP API (payload v2) event, stage `$default`.
+fn http_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers(authorization, false),
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123defg",
+            "domainName": HOST,
+            "domainPrefix": "abc123defg",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
+            "requestId": "Cc5EKgCOIAMEJjw=",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "29/Nov/2026:17:00:00 +0000",
+            "timeEpoch": 1_795_971_600_000u64
+        },
+        "isBase64Encoded": false
+    })
+}
