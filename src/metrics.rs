@@ -2,10 +2,9 @@
 //! metrics without an API call on the request path. Only outcome codes, route templates and counts: never a
 //! token, a secret or a claim value.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use serde_json::{Map, Value, json};
 
 /// Default `AUTH0_METRICS_NAMESPACE`.
 pub const DEFAULT_NAMESPACE: &str = "Auth0LambdaApi";
@@ -61,54 +60,81 @@ pub struct RequestRecord {
 }
 
 impl Metrics {
-    /// The EMF document for one request.
-    pub fn document(&self, record: &RequestRecord, timestamp_ms: u64) -> Value {
-        let mut metrics =
-            vec![json!({"Name": "Requests", "Unit": "Count"}), json!({"Name": "Duration", "Unit": "Microseconds"})];
-        let mut document = Map::new();
+    /// The EMF line for one request, written straight into one string: this runs on every request, so it
+    /// builds no JSON tree. Every string written is a fixed name, a validated namespace, an error code or a
+    /// route template, except the function name, which is escaped.
+    pub fn line(&self, record: &RequestRecord, timestamp_ms: u64) -> String {
+        let mut line = String::with_capacity(384);
+        line.push('{');
         for dimension in &self.dimensions {
             let value = match dimension {
                 Dimension::Outcome => record.outcome,
                 Dimension::Route => record.route.unwrap_or("unmatched"),
                 Dimension::FunctionName => &self.function_name,
             };
-            document.insert(dimension.name().into(), json!(value));
+            let _ = write!(line, "\"{}\":", dimension.name());
+            push_json_string(&mut line, value);
+            line.push(',');
         }
-        document.insert("Requests".into(), json!(1));
-        document.insert("Duration".into(), json!(u64::try_from(record.duration.as_micros()).unwrap_or(u64::MAX)));
+        let duration = u64::try_from(record.duration.as_micros()).unwrap_or(u64::MAX);
+        let _ = write!(line, "\"Requests\":1,\"Duration\":{duration},");
         if let Some((fetches, misses)) = record.jwks {
-            metrics.push(json!({"Name": "JwksFetches", "Unit": "Count"}));
-            metrics.push(json!({"Name": "JwksCacheMisses", "Unit": "Count"}));
-            document.insert("JwksFetches".into(), json!(fetches));
-            document.insert("JwksCacheMisses".into(), json!(misses));
+            let _ = write!(line, "\"JwksFetches\":{fetches},\"JwksCacheMisses\":{misses},");
         }
-        let dimension_names: Vec<&str> = self.dimensions.iter().map(|dimension| dimension.name()).collect();
-        document.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": self.namespace,
-                    "Dimensions": [dimension_names],
-                    "Metrics": metrics,
-                }],
-            }),
-        );
-        Value::Object(document)
+        let _ = write!(line, "\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":");
+        push_json_string(&mut line, &self.namespace);
+        line.push_str(",\"Dimensions\":[[");
+        for (index, dimension) in self.dimensions.iter().enumerate() {
+            let separator = if index == 0 { "" } else { "," };
+            let _ = write!(line, "{separator}\"{}\"", dimension.name());
+        }
+        line.push_str(r#"]],"Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Duration","Unit":"Microseconds"}"#);
+        if record.jwks.is_some() {
+            line.push_str(r#",{"Name":"JwksFetches","Unit":"Count"},{"Name":"JwksCacheMisses","Unit":"Count"}"#);
+        }
+        line.push_str("]}]}}");
+        line
     }
 
     /// Writes the line for one request to stdout, where the Lambda runtime hands it to CloudWatch Logs.
     pub fn emit(&self, record: &RequestRecord) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
-        let line = self.document(record, u64::try_from(now).unwrap_or(u64::MAX));
+        let line = self.line(record, u64::try_from(now).unwrap_or(u64::MAX));
         // A metric that cannot be written is not worth failing a request for.
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 }
 
+/// Appends `text` as a JSON string literal (RFC 8259 §7).
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    trait Document {
+        fn document(&self, record: &RequestRecord, timestamp_ms: u64) -> Value;
+    }
+
+    impl Document for Metrics {
+        fn document(&self, record: &RequestRecord, timestamp_ms: u64) -> Value {
+            serde_json::from_str(&self.line(record, timestamp_ms)).expect("the line is not JSON")
+        }
+    }
 
     fn metrics(dimensions: Vec<Dimension>) -> Metrics {
         Metrics { namespace: "Test".into(), dimensions, function_name: "fn".into() }
@@ -159,6 +185,12 @@ mod tests {
         let document = metrics(vec![]).document(&record(), 0);
         assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
         assert!(document.get("Outcome").is_none());
+    }
+
+    #[test]
+    fn a_function_name_with_quotes_stays_valid_json() {
+        let metrics = Metrics { function_name: "a\"b\\c\n".into(), ..metrics(vec![Dimension::FunctionName]) };
+        assert_eq!(metrics.document(&record(), 0)["FunctionName"], "a\"b\\c\n");
     }
 
     #[test]
