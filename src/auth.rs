@@ -80,10 +80,9 @@ impl Authenticator {
     /// any other with a key from the JWKS: the token cannot choose its key material.
     pub async fn claims_for(&self, token: &str) -> Result<Claims, AuthError> {
         let token = self.verifier.parse(token)?;
-        let now = unix_now();
         if token.algorithm().family() == AlgorithmFamily::Hmac {
             let key = self.verifier.hmac_key().ok_or(AuthError::InvalidAlgorithm)?;
-            return self.verifier.finish(token, key, now);
+            return self.verifier.finish(token, key, unix_now());
         }
         let store = self.keys.as_ref().ok_or(AuthError::InvalidAlgorithm)?;
         let kid = token.kid().ok_or(AuthError::UnknownKey)?;
@@ -91,7 +90,8 @@ impl Authenticator {
             KeyError::Unknown => AuthError::UnknownKey,
             KeyError::Unavailable { retry_after } => AuthError::KeysUnavailable { retry_after },
         })?;
-        self.verifier.finish(token, jwk.key(), now)
+        // The time is read after the key: a JWKS fetch may have taken up to its timeout.
+        self.verifier.finish(token, jwk.key(), unix_now())
     }
 
     /// The requires-auth step: verifies the bearer token of `request` and, on success, stores the claims in

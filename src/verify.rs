@@ -155,19 +155,12 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// [`Verifier::parse`] and [`Verifier::finish`] for HS* tokens, whose key is the shared secret.
+    /// [`Verifier::parse`] and [`Verifier::finish`] with the shared secret, for HS* tokens; any other
+    /// algorithm is refused by [`Verifier::finish`]'s family check.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
         let token = self.parse(token)?;
-        let key = self.key_for(token.algorithm).ok_or(AuthError::InvalidAlgorithm)?;
+        let key = self.hmac_key().ok_or(AuthError::InvalidAlgorithm)?;
         self.finish(token, key, now)
-    }
-
-    /// The key for `algorithm`: HMAC tokens use the shared secret, and only the shared secret.
-    fn key_for(&self, algorithm: Algorithm) -> Option<&DecodingKey> {
-        match algorithm {
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => self.hmac_key.as_ref(),
-            _ => None,
-        }
     }
 
     fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
@@ -405,6 +398,22 @@ mod tests {
         let token = sign(&with(claims(), "exp", json!("not a number")));
         let forged = format!("{}.{}", &token[..token.rfind('.').unwrap()], "AAAA");
         assert_eq!(verifier().verify(&forged, NOW).unwrap_err(), AuthError::InvalidSignature);
+    }
+
+    #[test]
+    fn the_shared_secret_never_verifies_an_asymmetric_algorithm() {
+        let mut policy = Policy::new(vec![AUD.into()]);
+        policy.algorithms = vec![Algorithm::HS256, Algorithm::RS256];
+        let verifier = Verifier::new(policy, Some(SECRET)).unwrap();
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
+            URL_SAFE_NO_PAD.encode(claims().to_string())
+        );
+        let sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &EncodingKey::from_secret(SECRET).unwrap(), Algorithm::HS256)
+                .unwrap();
+        assert_eq!(verifier.verify(&format!("{input}.{sig}"), NOW).unwrap_err(), AuthError::InvalidAlgorithm);
     }
 
     #[test]
