@@ -45,6 +45,7 @@ fn asymmetric(c: &mut Criterion) {
         ("AUTH0_JWKS_URL", url.as_str()),
         ("AUTH0_ALGORITHMS", "RS256,ES256,EdDSA"),
         ("AUTH0_METRICS", "off"),
+        ("AUTH0_EXTRA_CA_CERTS", jwks_server::ca_file()),
     ];
     let config = auth0_lambda_api::Config::from_lookup(|name| {
         vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())

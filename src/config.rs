@@ -8,8 +8,10 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use lambda_http::http::Uri;
 use tracing::level_filters::LevelFilter;
 
+use rustls::pki_types::CertificateDer;
+
 use crate::error::Realm;
-use crate::jwks::KeyPolicy;
+use crate::jwks::{FetchError, KeyPolicy, KeySet};
 use crate::metrics::{DEFAULT_NAMESPACE, Dimension, Metrics};
 use crate::verify::{DEFAULT_LEEWAY_SECONDS, Policy};
 
@@ -41,6 +43,11 @@ pub struct Config {
     pub hmac_secret: Option<Vec<u8>>,
     /// `AUTH0_JWKS_URL`, or `https://<AUTH0_DOMAIN>/.well-known/jwks.json`: the keys of every other algorithm.
     pub jwks_url: Option<Uri>,
+    /// `AUTH0_JWKS`: a key set supplied with the deployment, which the JWKS key store starts with instead of
+    /// fetching during the cold start. Only with a JWKS URL, from which it is refreshed.
+    pub supplied_keys: Option<KeySet>,
+    /// `AUTH0_EXTRA_CA_CERTS`: CA certificates trusted beside the compiled-in web PKI roots.
+    pub extra_roots: Vec<CertificateDer<'static>>,
     /// `AUTH0_ALGORITHMS`: the allow-list; by default RS256 with a JWKS, HS256 with a secret.
     pub algorithms: Vec<Algorithm>,
     /// How the JWKS is cached and refreshed ([`KeyPolicy::default`]; not read from the environment).
@@ -62,6 +69,8 @@ impl std::fmt::Debug for Config {
             .field("issuers", &self.issuers)
             .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "[redacted]"))
             .field("jwks_url", &self.jwks_url)
+            .field("supplied_keys", &self.supplied_keys.as_ref().map(KeySet::len))
+            .field("extra_roots", &self.extra_roots.len())
             .field("algorithms", &self.algorithms)
             .field("leeway", &self.leeway)
             .field("realm", &self.realm)
@@ -139,6 +148,9 @@ impl Config {
             ));
         }
         let algorithms = algorithms(get("AUTH0_ALGORITHMS"), hmac_secret.is_some(), jwks_url.is_some())?;
+        let supplied_keys =
+            get("AUTH0_JWKS").map(|document| supplied_keys(&document, jwks_url.is_some(), &algorithms)).transpose()?;
+        let extra_roots = extra_roots(&get)?;
 
         let leeway = match get("AUTH0_LEEWAY_SECONDS") {
             None => DEFAULT_LEEWAY_SECONDS,
@@ -164,6 +176,8 @@ impl Config {
             issuers,
             hmac_secret,
             jwks_url,
+            supplied_keys,
+            extra_roots,
             algorithms,
             key_policy: KeyPolicy::default(),
             leeway,
@@ -230,6 +244,34 @@ fn jwks_url(variable: &'static str, text: &str) -> Result<Uri, ConfigError> {
         Some("http") if matches!(host, "127.0.0.1" | "localhost" | "[::1]") => Ok(uri),
         Some("http") => Err(invalid(variable, "must use https:// (plain http:// is accepted for loopback hosts only)")),
         _ => Err(invalid(variable, "must be an absolute https:// URL of the JWKS")),
+    }
+}
+
+/// `AUTH0_JWKS`: a JWKS document with at least one key for an allowed algorithm. Keys the API cannot use are
+/// skipped as in a fetched document.
+fn supplied_keys(document: &str, have_jwks_url: bool, algorithms: &[Algorithm]) -> Result<KeySet, ConfigError> {
+    const VARIABLE: &str = "AUTH0_JWKS";
+    if !have_jwks_url {
+        return Err(invalid(
+            VARIABLE,
+            "needs AUTH0_DOMAIN or AUTH0_JWKS_URL: the supplied keys are refreshed from the tenant's JWKS",
+        ));
+    }
+    let keys = KeySet::from_json(document.as_bytes()).map_err(|error| match error {
+        FetchError::Unusable(reason) => invalid(VARIABLE, format!("is not a usable JWKS document: {reason}")),
+        other => invalid(VARIABLE, other.to_string()),
+    })?;
+    if !algorithms.iter().any(|algorithm| keys.supports(*algorithm)) {
+        return Err(invalid(VARIABLE, "holds no key for an algorithm of AUTH0_ALGORITHMS"));
+    }
+    Ok(keys)
+}
+
+/// `AUTH0_EXTRA_CA_CERTS`, read when set (the file is read once, here).
+pub fn extra_roots(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    match get(crate::tls::EXTRA_CA_VARIABLE) {
+        Some(path) => crate::tls::read_extra_roots(path.trim()),
+        None => Ok(Vec::new()),
     }
 }
 

@@ -101,22 +101,28 @@ pub trait JwksClient: Send + Sync {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send + '_>>;
 }
 
-/// The production client: HTTPS with rustls and compiled-in web PKI roots; plain HTTP only where the
-/// configuration allowed it (loopback). No redirect is followed.
+/// The production client: HTTPS with rustls and the roots of [`crate::tls::client_config`]; plain HTTP only
+/// where the configuration allowed it (loopback). No redirect is followed.
+///
+/// Every fetch opens its own connection. Fetches are at least [`REFETCH_COOLDOWN`] apart and the sandbox is
+/// frozen between invocations, so a kept-alive connection would almost always be one the server has closed
+/// meanwhile: reusing it would turn a refresh into a failed fetch. A new TLS handshake costs about a
+/// millisecond of CPU, off the cold start.
 pub struct HttpJwksClient {
     url: Uri,
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
 }
 
 impl HttpJwksClient {
-    /// A client for `url`, which the configuration has already checked.
-    pub fn new(url: Uri) -> Result<Self, rustls::Error> {
+    /// A client for `url`, which the configuration has already checked, trusting what `tls` trusts.
+    pub fn new(url: Uri, tls: Arc<rustls::ClientConfig>) -> Self {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())?
+            .with_tls_config(rustls::ClientConfig::clone(&tls))
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(Self { url, client: Client::builder(TokioExecutor::new()).build(connector) })
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
+        Self { url, client }
     }
 }
 
@@ -169,7 +175,7 @@ impl std::fmt::Debug for Jwk {
 }
 
 /// The usable keys of one JWKS document. Built purely from bytes: no I/O.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KeySet {
     keys: Vec<Arc<Jwk>>,
 }
@@ -220,6 +226,11 @@ impl KeySet {
     /// The key with this `kid` that may verify `algorithm`.
     pub fn find(&self, kid: &str, algorithm: Algorithm) -> Option<&Arc<Jwk>> {
         self.keys.iter().find(|jwk| jwk.kid == kid && jwk.algorithms.contains(&algorithm))
+    }
+
+    /// Whether some key of the set may verify `algorithm`.
+    pub fn supports(&self, algorithm: Algorithm) -> bool {
+        self.keys.iter().any(|jwk| jwk.algorithms.contains(&algorithm))
     }
 
     /// How many usable keys the set holds.
@@ -336,14 +347,32 @@ impl KeyStore {
         }
     }
 
+    /// A store that starts with `keys`, a key set supplied with the deployment, as if it had fetched them at
+    /// `now`: the cold start needs no fetch, the keys are refreshed after [`KeyPolicy::refresh_interval`], and a
+    /// `kid` they lack is fetched at once (no fetch has started the cooldown). The first successful fetch
+    /// replaces them, so a key the tenant no longer publishes does not outlive it.
+    pub fn with_keys(client: Box<dyn JwksClient>, policy: KeyPolicy, keys: KeySet, now: Instant) -> Self {
+        let store = Self::new(client, policy);
+        {
+            let mut state = store.state();
+            state.keys = Arc::new(keys);
+            state.last_success = Some(now);
+        }
+        store
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // The state is plain data updated in one assignment; a panic elsewhere cannot leave it half-written.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cold-start fetch. A failure is returned for logging; it does not count against
-    /// [`KeyPolicy::retry_without_keys`], so the first request that needs a key tries again.
+    /// The cold-start fetch, unless the store started with supplied keys ([`KeyStore::with_keys`]). A failure
+    /// is returned for logging; it does not count against [`KeyPolicy::retry_without_keys`], so the first
+    /// request that needs a key tries again.
     pub async fn prefetch(&self) -> Result<usize, FetchError> {
+        if self.key_count() > 0 {
+            return Ok(self.key_count());
+        }
         let generation = self.state().generation;
         let result = self.fetch(generation, Instant::now(), Reason::Prefetch).await;
         let result = result.unwrap_or_else(|| Ok(self.key_count()));

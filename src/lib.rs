@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`config`]: the environment, read once at cold start, validated and typed.
 //! - [`secrets`]: the HS256 secret from AWS Secrets Manager, when its ARN is configured.
+//! - [`tls`]: the TLS client settings of the outbound HTTPS calls: compiled-in roots plus private CAs.
 //! - [`claims`]: the claims of a verified token; scope and permission requirements.
 //! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
@@ -23,6 +24,7 @@ pub mod jwks;
 pub mod metrics;
 pub mod routes;
 pub mod secrets;
+pub mod tls;
 pub mod verify;
 
 pub use auth::{Authenticator, ClaimsExt, bearer_token};

@@ -134,13 +134,19 @@ impl App {
         })?;
         let client = match (client, &config.jwks_url) {
             (Some(client), _) => Some(client),
-            (None, Some(url)) => Some(Box::new(HttpJwksClient::new(url.clone()).map_err(|error| ConfigError {
-                variable: "AUTH0_JWKS_URL",
-                problem: format!("cannot build a TLS client: {error}"),
-            })?) as Box<dyn JwksClient>),
+            (None, Some(url)) => {
+                let tls = crate::tls::client_config(&config.extra_roots).map_err(|error| ConfigError {
+                    variable: crate::tls::EXTRA_CA_VARIABLE,
+                    problem: format!("cannot build the TLS client: {error}"),
+                })?;
+                Some(Box::new(HttpJwksClient::new(url.clone(), tls)) as Box<dyn JwksClient>)
+            }
             (None, None) => None,
         };
-        let keys = client.map(|client| KeyStore::new(client, config.key_policy));
+        let keys = client.map(|client| match config.supplied_keys {
+            Some(keys) => KeyStore::with_keys(client, config.key_policy, keys, Instant::now()),
+            None => KeyStore::new(client, config.key_policy),
+        });
         Ok(Self {
             auth: Authenticator::new(verifier, keys),
             realm: config.realm,

@@ -129,6 +129,13 @@ fn env_with<'a>(name: &'static str, value: Option<&'a str>) -> Vec<(&'static str
     config
 }
 
+/// The test configuration with a JWKS at `url`, served over TLS with a certificate from the tests' CA.
+fn env_with_jwks(url: &str) -> Vec<(&'static str, &str)> {
+    let mut config = env_with("AUTH0_JWKS_URL", Some(url));
+    config.push(("AUTH0_EXTRA_CA_CERTS", jwks_server::ca_file()));
+    config
+}
+
 /// Starts the function with `config`, expects it to exit before serving, and returns its single log line.
 async fn failed_cold_start(config: &[(&str, &str)]) -> Value {
     let mut emulator = Emulator::start(config).await;
@@ -172,7 +179,7 @@ async fn the_jwks_is_fetched_during_init_and_rs256_tokens_are_served_from_the_ca
     let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
     let server = jwks_server::JwksServer::serving(&[key.jwk()]).await;
     let url = server.url();
-    let mut config = env_with("AUTH0_JWKS_URL", Some(&url));
+    let mut config = env_with_jwks(&url);
     config.push(("AUTH0_ALGORITHMS", "RS256,HS256"));
     let emulator = Emulator::start(&config).await;
     emulator.wait_until_ready().await;
@@ -194,7 +201,7 @@ async fn the_jwks_is_fetched_during_init_and_rs256_tokens_are_served_from_the_ca
 async fn an_unreachable_jwks_at_init_does_not_stop_the_instance() {
     let server = jwks_server::JwksServer::start(jwks_server::Mode::Drop).await;
     let url = server.url();
-    let mut config = env_with("AUTH0_JWKS_URL", Some(&url));
+    let mut config = env_with_jwks(&url);
     config.push(("AUTH0_ALGORITHMS", "RS256,HS256"));
     let emulator = Emulator::start(&config).await;
     emulator.wait_until_ready().await;
@@ -214,7 +221,7 @@ async fn mint_token_rs256_verifies_against_the_jwks_it_prints() {
     let jwks = minted_token(&["--print-jwks"]);
     let server = jwks_server::JwksServer::start(jwks_server::Mode::Serve(jwks)).await;
     let url = server.url();
-    let emulator = Emulator::start(&env_with("AUTH0_JWKS_URL", Some(&url))).await;
+    let emulator = Emulator::start(&env_with_jwks(&url)).await;
     emulator.wait_until_ready().await;
     let token = minted_token(&["--alg", "RS256", "--permissions", "read:messages,write:messages"]);
     let bearer = format!("Bearer {token}");
@@ -308,7 +315,7 @@ async fn metrics_count_jwks_fetches_and_cache_misses() {
     let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
     let server = jwks_server::JwksServer::serving(&[key.jwk()]).await;
     let url = server.url();
-    let emulator = Emulator::start(&env_with("AUTH0_JWKS_URL", Some(&url))).await;
+    let emulator = Emulator::start(&env_with_jwks(&url)).await;
     emulator.wait_until_ready().await;
     let good = format!("Bearer {}", key.sign(&support::claims()));
     let unknown = format!("Bearer {}", key.sign_with_header(&support::claims(), |h| h.kid = Some("other".into())));

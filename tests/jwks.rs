@@ -35,6 +35,7 @@ fn app(server: &JwksServer, extra: &[(&str, &str)], policy: KeyPolicy) -> App {
         ("AUTH0_JWKS_URL", &url),
         ("AUTH0_ALGORITHMS", "RS256,PS256,ES256,EdDSA"),
         ("AUTH0_METRICS", "off"),
+        ("AUTH0_EXTRA_CA_CERTS", jwks_server::ca_file()),
     ];
     for (name, value) in extra {
         vars.retain(|(existing, _)| existing != name);

@@ -150,7 +150,7 @@ async fn an_unreachable_endpoint_fails_within_the_timeout() {
 #[tokio::test]
 async fn a_throttled_endpoint_fails_after_its_retry() {
     let throttle = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
-    let server = jwks_server::JwksServer::start(jwks_server::Mode::Reply(400, throttle.into())).await;
+    let server = jwks_server::JwksServer::start_plain(jwks_server::Mode::Reply(400, throttle.into())).await;
     let loader = moto::loader_at(&format!("http://{}", server.address), "test", "test");
     let error = fetch_client_secret(loader, ARN, None).await.unwrap_err();
     assert!(error.problem.contains("ThrottlingException"), "{error}");
@@ -159,7 +159,8 @@ async fn a_throttled_endpoint_fails_after_its_retry() {
 
 #[tokio::test]
 async fn a_silent_endpoint_fails_within_the_timeout() {
-    let server = jwks_server::JwksServer::start(jwks_server::Mode::Slow(Duration::from_secs(60), "{}".into())).await;
+    let server =
+        jwks_server::JwksServer::start_plain(jwks_server::Mode::Slow(Duration::from_secs(60), "{}".into())).await;
     let loader = moto::loader_at(&format!("http://{}", server.address), "test", "test");
     let started = Instant::now();
     let error = fetch_client_secret(loader, ARN, None).await.unwrap_err();

@@ -1,11 +1,12 @@
-//! A JWKS server on 127.0.0.1 that counts its requests and can be told to misbehave, and the signing keys
-//! the tests mint RS256, PS256, ES256 and EdDSA tokens with.
+//! A JWKS server on 127.0.0.1 that counts its requests and can be told to misbehave, the private CA whose
+//! certificate it serves HTTPS with (as the tenant's JWKS is served), and the signing keys the tests mint
+//! RS256, PS256, ES256 and EdDSA tokens with.
 #![allow(dead_code)] // Each test binary uses its own subset.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -19,6 +20,67 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+/// The tests' private certificate authority: a root made once per test process, written to a PEM file that
+/// the function trusts through `AUTH0_EXTRA_CA_CERTS`, and a server certificate it issued for `127.0.0.1`
+/// and `localhost`.
+pub struct TestCa {
+    /// The root certificate's PEM file.
+    pub ca_file: PathBuf,
+    /// The server certificate and its private key, as PEM files (for moto_server).
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// The TLS settings of a server presenting that certificate.
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+/// The process's test CA.
+pub fn test_ca() -> &'static TestCa {
+    static CA: OnceLock<TestCa> = OnceLock::new();
+    CA.get_or_init(|| {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root.distinguished_name.push(DnType::CommonName, "auth0-lambda-api test CA");
+        root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let issuer = CertifiedIssuer::self_signed(root, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let mut server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        server.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+        let certificate = server.signed_by(&server_key, &issuer).unwrap();
+
+        let directory = std::env::temp_dir().join(format!("auth0-lambda-api-test-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let write = |name: &str, text: String| {
+            let path = directory.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let server_config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![certificate.der().clone()],
+                    rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap(),
+                )
+                .unwrap();
+        TestCa {
+            ca_file: write("ca.pem", issuer.pem()),
+            cert_file: write("server.pem", certificate.pem()),
+            key_file: write("server-key.pem", server_key.serialize_pem()),
+            server: Arc::new(server_config),
+        }
+    })
+}
+
+/// The `AUTH0_EXTRA_CA_CERTS` value that makes the function trust [`test_ca`].
+pub fn ca_file() -> &'static str {
+    test_ca().ca_file.to_str().unwrap()
+}
 
 /// How the server answers.
 #[derive(Clone, Debug)]
@@ -35,6 +97,9 @@ pub enum Mode {
     Redirect(String),
     /// Accepts the connection and closes it at once, as a server that is down behind a load balancer.
     Drop,
+    /// 200 with this body to the first request of each connection; a later request on a kept-alive
+    /// connection finds it closed, as after a Lambda thaw when the server has timed the connection out.
+    ClosesIdleConnections(String),
 }
 
 struct Shared {
@@ -46,42 +111,57 @@ struct Shared {
 pub struct JwksServer {
     pub address: SocketAddr,
     shared: Arc<Shared>,
+    tls: bool,
 }
 
 impl JwksServer {
+    /// An HTTPS server with a certificate from [`test_ca`], as a tenant's JWKS is served.
     pub async fn start(mode: Mode) -> Self {
+        Self::listen(mode, Some(TlsAcceptor::from(test_ca().server.clone()))).await
+    }
+
+    /// A plain HTTP server (the function accepts `http://` for loopback hosts only).
+    pub async fn start_plain(mode: Mode) -> Self {
+        Self::listen(mode, None).await
+    }
+
+    async fn listen(mode: Mode, tls: Option<TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let shared = Arc::new(Shared { mode: Mutex::new(mode), requests: AtomicUsize::new(0) });
         let serving = shared.clone();
+        let is_tls = tls.is_some();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let shared = serving.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     if matches!(*shared.mode.lock().unwrap(), Mode::Drop) {
                         shared.requests.fetch_add(1, Ordering::SeqCst);
                         return; // the stream is dropped: connection closed before any answer
                     }
-                    let service = hyper::service::service_fn(move |_request| {
-                        let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(answer(&shared).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                serve_connection(TokioIo::new(stream), shared).await;
+                            }
+                        }
+                        None => serve_connection(TokioIo::new(stream), shared).await,
+                    }
                 });
             }
         });
-        Self { address, shared }
+        Self { address, shared, tls: is_tls }
     }
 
-    /// A server that serves these keys.
+    /// An HTTPS server that serves these keys.
     pub async fn serving(keys: &[Value]) -> Self {
         Self::start(Mode::Serve(jwks(keys))).await
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/.well-known/jwks.json", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/.well-known/jwks.json", self.address)
     }
 
     pub fn set(&self, mode: Mode) {
@@ -98,11 +178,33 @@ impl JwksServer {
     }
 }
 
+/// Serves HTTP/1.1 on one connection until the client closes it (or, in [`Mode::ClosesIdleConnections`], until
+/// its second request).
+async fn serve_connection<S>(io: TokioIo<S>, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let served = Arc::new(AtomicUsize::new(0));
+    let service = hyper::service::service_fn(move |_request| {
+        let shared = shared.clone();
+        let first = served.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            let closes_idle = matches!(*shared.mode.lock().unwrap(), Mode::ClosesIdleConnections(_));
+            if closes_idle && !first {
+                // An error from the service makes hyper close the connection without an answer.
+                return Err("connection timed out while idle");
+            }
+            Ok(answer(&shared).await)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+}
+
 async fn answer(shared: &Shared) -> Response<Full<Bytes>> {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let mode = shared.mode.lock().unwrap().clone();
     let (status, body, location) = match mode {
-        Mode::Serve(body) => (200, body, None),
+        Mode::Serve(body) | Mode::ClosesIdleConnections(body) => (200, body, None),
         Mode::Status(status) => (status, String::new(), None),
         Mode::Reply(status, body) => (status, body, None),
         Mode::Slow(delay, body) => {
