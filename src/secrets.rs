@@ -5,6 +5,7 @@
 //! JSON key, a throttled or unreachable endpoint) fails the cold start with one message that names the
 //! variable, within [`SECRET_TIMEOUT`]; it is never a per-request error.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -13,6 +14,16 @@ use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector as SdkConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector, http_client_fn,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse as SdkResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::body::SdkBody;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use crate::config::{Config, ConfigError};
 
@@ -45,7 +56,11 @@ pub async fn load_config(
         return Err(invalid("set AUTH0_CLIENT_SECRET or AUTH0_CLIENT_SECRET_ARN, not both"));
     }
     let json_key = get("AUTH0_CLIENT_SECRET_JSON_KEY");
-    let secret = fetch_client_secret(aws(), arn.trim(), json_key.as_deref().map(str::trim)).await?;
+    let tls = crate::tls::client_config(&crate::config::extra_roots(&get)?).map_err(|error| ConfigError {
+        variable: crate::tls::EXTRA_CA_VARIABLE,
+        problem: format!("cannot build the TLS client: {error}"),
+    })?;
+    let secret = fetch_client_secret(aws(), tls, arn.trim(), json_key.as_deref().map(str::trim)).await?;
     Config::from_lookup(|name| match name {
         "AUTH0_CLIENT_SECRET" => Some(secret.clone()),
         _ => lookup(name),
@@ -58,9 +73,11 @@ pub async fn load_config(
 }
 
 /// Reads the secret's `SecretString`: the whole string, or the string under `json_key` when the secret is a
-/// JSON object (as the console's "key/value" secrets are).
+/// JSON object (as the console's "key/value" secrets are). The SDK speaks HTTPS through [`http_client`] with
+/// `tls`.
 pub async fn fetch_client_secret(
     loader: ConfigLoader,
+    tls: Arc<rustls::ClientConfig>,
     arn: &str,
     json_key: Option<&str>,
 ) -> Result<String, ConfigError> {
@@ -70,7 +87,10 @@ pub async fn fetch_client_secret(
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .operation_timeout(SECRET_TIMEOUT)
             .build();
-        let aws = loader.timeout_config(timeouts).retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        let aws = loader
+            .http_client(http_client(tls))
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
         let client = aws_sdk_secretsmanager::Client::new(&aws.load().await);
         client.get_secret_value().secret_id(arn).send().await
     };
@@ -99,6 +119,48 @@ pub async fn fetch_client_secret(
         return Err(invalid("the secret is empty"));
     }
     Ok(secret)
+}
+
+/// The AWS SDK's HTTP client: hyper over `tls` (the function's one rustls configuration), HTTP/1.1, the
+/// connect timeout the SDK asks for. Plain `http://` endpoints work too (moto in tests, `AWS_ENDPOINT_URL`).
+pub fn http_client(tls: Arc<rustls::ClientConfig>) -> SharedHttpClient {
+    http_client_fn(move |settings, _components| {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(settings.connect_timeout());
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(rustls::ClientConfig::clone(&tls))
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        SharedHttpConnector::new(HyperConnector { client: Client::builder(TokioExecutor::new()).build(https) })
+    })
+}
+
+/// One SDK request through hyper.
+#[derive(Debug)]
+struct HyperConnector {
+    client: Client<HttpsConnector<HttpConnector>, SdkBody>,
+}
+
+impl SdkConnector for HyperConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = self.client.clone();
+        HttpConnectorFuture::new(async move {
+            let request = request.try_into_http1x().map_err(|error| ConnectorError::user(error.into()))?;
+            let response = client.request(request).await.map_err(|error| {
+                // A connection that could not be made, or broke, is worth the SDK's retry; anything else is not.
+                if error.is_connect() {
+                    ConnectorError::io(error.into())
+                } else {
+                    ConnectorError::other(error.into(), None)
+                }
+            })?;
+            SdkResponse::try_from(response.map(SdkBody::from_body_1_x))
+                .map_err(|error| ConnectorError::other(error.into(), None))
+        })
+    }
 }
 
 fn invalid(problem: impl Into<String>) -> ConfigError {

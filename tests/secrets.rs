@@ -24,6 +24,7 @@ fn env_with_arn<'a>(arn: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str,
     let mut vars: Vec<_> = support::env().into_iter().filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET").collect();
     vars.push(("AUTH0_CLIENT_SECRET_ARN", arn));
     vars.push(("AUTH0_METRICS", "off"));
+    vars.push(("AUTH0_EXTRA_CA_CERTS", jwks_server::ca_file()));
     vars.extend_from_slice(extra);
     vars
 }
@@ -52,7 +53,7 @@ async fn a_json_secret_is_read_under_the_configured_key() {
     let moto = Moto::start();
     let json = serde_json::json!({"client_id": "abc", "client_secret": SECRET}).to_string();
     let arn = moto.create_secret("auth0/app", &json).await;
-    let secret = fetch_client_secret(moto.loader(), &arn, Some("client_secret")).await.unwrap();
+    let secret = fetch_client_secret(moto.loader(), moto::tls(), &arn, Some("client_secret")).await.unwrap();
     assert_eq!(secret, SECRET);
 }
 
@@ -83,7 +84,8 @@ async fn access_denied_fails_naming_the_arn_variable() {
     let moto = Moto::start_enforcing_iam_after(4);
     let (access_key, secret_key) = moto.user_without_get_secret_value();
     let arn = moto.create_secret("auth0/guarded", SECRET).await;
-    let error = fetch_client_secret(moto.loader_as(&access_key, &secret_key), &arn, None).await.unwrap_err();
+    let error =
+        fetch_client_secret(moto.loader_as(&access_key, &secret_key), moto::tls(), &arn, None).await.unwrap_err();
     assert_eq!(error.variable, "AUTH0_CLIENT_SECRET_ARN");
     assert!(error.problem.contains("access denied"), "{error}");
     assert!(!error.to_string().contains(SECRET));
@@ -141,7 +143,7 @@ async fn an_unreachable_endpoint_fails_within_the_timeout() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let loader = moto::loader_at(&format!("http://{closed}"), "test", "test");
     let started = Instant::now();
-    let error = fetch_client_secret(loader, ARN, None).await.unwrap_err();
+    let error = fetch_client_secret(loader, moto::tls(), ARN, None).await.unwrap_err();
     assert_eq!(error.variable, "AUTH0_CLIENT_SECRET_ARN");
     assert!(error.problem.contains("unreachable") || error.problem.contains("in time"), "{error}");
     assert!(started.elapsed() <= SECRET_TIMEOUT + Duration::from_secs(1), "{:?}", started.elapsed());
@@ -152,7 +154,7 @@ async fn a_throttled_endpoint_fails_after_its_retry() {
     let throttle = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
     let server = jwks_server::JwksServer::start_plain(jwks_server::Mode::Reply(400, throttle.into())).await;
     let loader = moto::loader_at(&format!("http://{}", server.address), "test", "test");
-    let error = fetch_client_secret(loader, ARN, None).await.unwrap_err();
+    let error = fetch_client_secret(loader, moto::tls(), ARN, None).await.unwrap_err();
     assert!(error.problem.contains("ThrottlingException"), "{error}");
     assert_eq!(server.requests(), 2, "one attempt and one retry");
 }
@@ -163,7 +165,23 @@ async fn a_silent_endpoint_fails_within_the_timeout() {
         jwks_server::JwksServer::start_plain(jwks_server::Mode::Slow(Duration::from_secs(60), "{}".into())).await;
     let loader = moto::loader_at(&format!("http://{}", server.address), "test", "test");
     let started = Instant::now();
-    let error = fetch_client_secret(loader, ARN, None).await.unwrap_err();
+    let error = fetch_client_secret(loader, moto::tls(), ARN, None).await.unwrap_err();
     assert!(error.problem.contains("in time"), "{error}");
     assert!(started.elapsed() <= SECRET_TIMEOUT + Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_endpoint_whose_certificate_no_root_vouches_for_fails_naming_the_arn_variable() {
+    let moto = Moto::start();
+    let vars: Vec<_> = env_with_arn(ARN, &[]).into_iter().filter(|(name, _)| *name != "AUTH0_EXTRA_CA_CERTS").collect();
+    let error = load_error(&moto, &vars).await;
+    assert_eq!(error.variable, "AUTH0_CLIENT_SECRET_ARN");
+    assert!(error.problem.contains("unreachable") && error.problem.contains("certificate"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unreadable_ca_file_fails_naming_its_variable_before_any_request() {
+    let moto = Moto::start();
+    let error = load_error(&moto, &env_with_arn(ARN, &[("AUTH0_EXTRA_CA_CERTS", "/nonexistent/ca.pem")])).await;
+    assert_eq!(error.variable, "AUTH0_EXTRA_CA_CERTS");
 }

@@ -1,9 +1,11 @@
-//! A real AWS API emulator for the tests: `moto_server` (Python package `moto[server]`) on 127.0.0.1,
-//! started per test and stopped when dropped.
+//! A real AWS API emulator for the tests: `moto_server` (Python package `moto[server]`) on 127.0.0.1, serving
+//! HTTPS with a certificate from the tests' CA (as Secrets Manager serves HTTPS), started per test and stopped
+//! when dropped.
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, ConfigLoader, Region};
@@ -30,14 +32,19 @@ impl Moto {
 
     fn spawn(env: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let ca = crate::jwks_server::test_ca();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .arg("--ssl-cert")
+            .arg(&ca.cert_file)
+            .arg("--ssl-key")
+            .arg(&ca.key_file)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server is not installed: pip install 'moto[server]'");
-        let moto = Self { endpoint: format!("http://127.0.0.1:{port}"), child };
+        let moto = Self { endpoint: format!("https://127.0.0.1:{port}"), child };
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let started = Instant::now();
         while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
@@ -64,6 +71,7 @@ impl Moto {
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("AWS_REGION", REGION.into()),
+            ("AUTH0_EXTRA_CA_CERTS", crate::jwks_server::ca_file().into()),
         ]
     }
 
@@ -85,7 +93,7 @@ impl Moto {
     pub fn user_without_get_secret_value(&self) -> (String, String) {
         let script = r#"
 import boto3, json, sys
-iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1", verify=sys.argv[2],
                    aws_access_key_id="test", aws_secret_access_key="test")
 iam.create_user(UserName="reader")
 policy = {"Version": "2012-10-17",
@@ -94,7 +102,10 @@ iam.put_user_policy(UserName="reader", PolicyName="list-only", PolicyDocument=js
 key = iam.create_access_key(UserName="reader")["AccessKey"]
 print(key["AccessKeyId"], key["SecretAccessKey"])
 "#;
-        let output = Command::new("python3").args(["-c", script, &self.endpoint]).output().unwrap();
+        let output = Command::new("python3")
+            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file()])
+            .output()
+            .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let text = String::from_utf8(output.stdout).unwrap();
         let (access_key, secret_key) = text.trim().split_once(' ').unwrap();
@@ -102,9 +113,16 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
     }
 }
 
-/// An AWS configuration loader aimed at any endpoint on 127.0.0.1.
+/// The TLS settings the function would have with `AUTH0_EXTRA_CA_CERTS` naming the tests' CA.
+pub fn tls() -> Arc<rustls::ClientConfig> {
+    let roots = auth0_lambda_api::tls::read_extra_roots(crate::jwks_server::ca_file()).unwrap();
+    auth0_lambda_api::tls::client_config(&roots).unwrap()
+}
+
+/// An AWS configuration loader aimed at any endpoint on 127.0.0.1, speaking through the function's HTTP client.
 pub fn loader_at(endpoint: &str, access_key: &str, secret_key: &str) -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(auth0_lambda_api::secrets::http_client(tls()))
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(access_key, secret_key, None, None, "tests"))
