@@ -650,6 +650,50 @@ mod tests {
         );
     }
 
+    fn with_supplied_keys(document: &str, extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut vars = vec![("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", "t.auth0.com"), ("AUTH0_JWKS", document)];
+        vars.extend_from_slice(extra);
+        config(&vars)
+    }
+
+    const SUPPLIED_RSA_KEY: &str = r#"{"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "n": "sXch", "e": "AQAB"}]}"#;
+
+    #[test]
+    fn supplied_keys_are_read() {
+        let config = with_supplied_keys(SUPPLIED_RSA_KEY, &[]).unwrap();
+        assert_eq!(config.supplied_keys.map(|keys| keys.len()), Some(1));
+    }
+
+    #[test]
+    fn supplied_keys_that_are_not_a_jwks_name_the_variable() {
+        for document in ["{not json", "[]", r#"{"keys": []}"#, r#"{"keys": [{"kty": "oct", "kid": "h", "k": "AAAA"}]}"#]
+        {
+            let error = with_supplied_keys(document, &[]).unwrap_err();
+            assert_eq!(error.variable, "AUTH0_JWKS", "{document}");
+            assert!(error.problem.starts_with("is not a usable JWKS document"), "{error}");
+        }
+    }
+
+    #[test]
+    fn supplied_keys_for_no_allowed_algorithm_are_refused() {
+        let error = with_supplied_keys(SUPPLIED_RSA_KEY, &[("AUTH0_ALGORITHMS", "ES256")]).unwrap_err();
+        assert_eq!(error.variable, "AUTH0_JWKS");
+    }
+
+    #[test]
+    fn supplied_keys_need_a_jwks_to_be_refreshed_from() {
+        let vars = [("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", SECRET), ("AUTH0_JWKS", SUPPLIED_RSA_KEY)];
+        assert_eq!(failing_variable(config(&vars)), "AUTH0_JWKS");
+    }
+
+    #[test]
+    fn an_extra_ca_file_that_cannot_be_read_is_refused() {
+        assert_eq!(
+            failing_variable(minimal(&[("AUTH0_EXTRA_CA_CERTS", "/nonexistent/ca.pem")])),
+            "AUTH0_EXTRA_CA_CERTS"
+        );
+    }
+
     #[test]
     fn debug_never_shows_the_secret() {
         assert!(!format!("{:?}", minimal(&[]).unwrap()).contains(SECRET));

@@ -233,6 +233,39 @@ async fn mint_token_rs256_verifies_against_the_jwks_it_prints() {
     assert_eq!(answer.json()["code"], "insufficient_scope");
 }
 
+#[tokio::test]
+async fn a_supplied_key_set_needs_no_fetch_during_init_nor_for_the_first_request() {
+    let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
+    let server = jwks_server::JwksServer::serving(&[key.jwk()]).await;
+    let url = server.url();
+    let supplied = jwks_server::jwks(&[key.jwk()]);
+    let mut config = env_with_jwks(&url);
+    config.push(("AUTH0_JWKS", &supplied));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    let bearer = format!("Bearer {}", key.sign(&support::claims()));
+    let answer = http_get(emulator.gateway, "GET", "/api/private", &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(server.requests(), 0, "the JWKS was fetched");
+}
+
+#[tokio::test]
+async fn a_malformed_supplied_key_set_fails_the_cold_start_naming_the_variable() {
+    let mut config = env_with_jwks("https://127.0.0.1:9/.well-known/jwks.json");
+    config.push(("AUTH0_JWKS", "{\"keys\": [{\"kty\": \"RSA\"}"));
+    let line = failed_cold_start(&config).await;
+    assert_eq!(line["variable"], "AUTH0_JWKS");
+}
+
+#[tokio::test]
+async fn an_unreadable_ca_file_fails_the_cold_start_naming_the_variable() {
+    let mut config = env_with_jwks("https://127.0.0.1:9/.well-known/jwks.json");
+    config.retain(|(name, _)| *name != "AUTH0_EXTRA_CA_CERTS");
+    config.push(("AUTH0_EXTRA_CA_CERTS", "/nonexistent/ca.pem"));
+    let line = failed_cold_start(&config).await;
+    assert_eq!(line["variable"], "AUTH0_EXTRA_CA_CERTS");
+}
+
 /// The test configuration with the secret behind an ARN on `moto`.
 fn env_with_secret_arn<'a>(moto: &'a [(&'static str, String)], arn: &'a str) -> Vec<(&'static str, &'a str)> {
     let mut config = env_with("AUTH0_CLIENT_SECRET", None);

@@ -419,3 +419,106 @@ async fn the_public_quickstart_route_needs_no_token() {
     );
     assert_eq!(server.requests(), 0, "a public route fetches no key");
 }
+
+#[tokio::test]
+async fn a_plain_http_jwks_on_loopback_is_still_fetched() {
+    let key = rs256();
+    let server = JwksServer::start_plain(Mode::Serve(jwks_server::jwks(&[key.jwk()]))).await;
+    assert!(server.url().starts_with("http://"));
+    let app = app(&server, &[], KeyPolicy::default());
+    app.prefetch_keys().await.unwrap().unwrap();
+    assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_jwks_certificate_that_no_trusted_root_vouches_for_is_refused() {
+    let key = rs256();
+    let server = JwksServer::serving(&[key.jwk()]).await;
+    // An empty value is unset: only the compiled-in web PKI roots are trusted, and the tests' CA is not one.
+    let app = app(&server, &[("AUTH0_EXTRA_CA_CERTS", "")], eager());
+    let error = app.prefetch_keys().await.unwrap().unwrap_err();
+    assert!(error.to_string().contains("certificate"), "{error}");
+    assert_answer(&get(&app, "/api/private", Some(&key.sign(&claims()))).await, 503, "jwks_unavailable");
+    assert_eq!(server.requests(), 0, "a request went over an unverified connection");
+}
+
+#[tokio::test]
+async fn a_jwks_certificate_for_another_host_is_refused_even_from_a_trusted_ca() {
+    let key = rs256();
+    let server = JwksServer::start_at_unnamed_address(Mode::Serve(jwks_server::jwks(&[key.jwk()]))).await;
+    let app = app(&server, &[], eager());
+    let error = app.prefetch_keys().await.unwrap().unwrap_err();
+    assert!(error.to_string().contains("certificate"), "{error}");
+    assert_eq!(server.requests(), 0, "a request went to a host the certificate does not name");
+}
+
+#[tokio::test]
+async fn a_refresh_after_the_server_closed_its_idle_connection_still_fetches() {
+    let key = rs256();
+    let server = JwksServer::start(Mode::ClosesIdleConnections(jwks_server::jwks(&[key.jwk()]))).await;
+    let app = app(&server, &[], KeyPolicy { refresh_interval: Duration::ZERO, ..eager() });
+    app.prefetch_keys().await.unwrap().unwrap();
+    for fetches in 2..=4 {
+        assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
+        assert_eq!(server.requests(), fetches, "the refresh failed on a connection the server had closed");
+    }
+}
+
+/// The `AUTH0_JWKS` value that supplies these keys.
+fn supplied(keys: &[&SigningKey]) -> String {
+    jwks_server::jwks(&keys.iter().map(|key| key.jwk()).collect::<Vec<_>>())
+}
+
+#[tokio::test]
+async fn supplied_keys_serve_the_first_request_without_a_fetch() {
+    let key = rs256();
+    let server = JwksServer::serving(&[key.jwk()]).await;
+    let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&key]))], KeyPolicy::default());
+    assert_eq!(app.prefetch_keys().await.unwrap(), Ok(1), "the cold start has its keys");
+    assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
+    assert_eq!(server.requests(), 0, "nothing was fetched");
+}
+
+#[tokio::test]
+async fn supplied_keys_serve_while_the_jwks_is_down() {
+    let key = rs256();
+    let server = JwksServer::start(Mode::Drop).await;
+    let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&key]))], KeyPolicy::default());
+    app.prefetch_keys().await.unwrap().unwrap();
+    assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_kid_missing_from_the_supplied_keys_is_fetched_at_once() {
+    let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
+    let server = JwksServer::serving(&[old.jwk(), new.jwk()]).await;
+    // The default policy: a fetch would start the 30 s cooldown, but none has happened yet.
+    let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&old]))], KeyPolicy::default());
+    app.prefetch_keys().await.unwrap().unwrap();
+    assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
+    assert_eq!(server.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_supplied_key_the_tenant_no_longer_publishes_stops_verifying_after_the_first_fetch() {
+    let (revoked, current) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
+    let server = JwksServer::serving(&[current.jwk()]).await;
+    let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&revoked]))], KeyPolicy::default());
+    app.prefetch_keys().await.unwrap().unwrap();
+    assert_eq!(get(&app, "/api/private", Some(&revoked.sign(&claims()))).await.status, 200, "before any fetch");
+    assert_eq!(get(&app, "/api/private", Some(&current.sign(&claims()))).await.status, 200);
+    assert_eq!(server.requests(), 1);
+    let answer = get(&app, "/api/private", Some(&revoked.sign(&claims()))).await;
+    assert_answer(&answer, 401, "unknown_key");
+}
+
+#[tokio::test]
+async fn supplied_keys_are_replaced_at_the_refresh_interval() {
+    let (revoked, current) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
+    let server = JwksServer::serving(&[current.jwk()]).await;
+    let policy = KeyPolicy { refresh_interval: Duration::ZERO, ..KeyPolicy::default() };
+    let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&revoked]))], policy);
+    app.prefetch_keys().await.unwrap().unwrap();
+    assert_answer(&get(&app, "/api/private", Some(&revoked.sign(&claims()))).await, 401, "unknown_key");
+    assert_eq!(server.requests(), 1, "the refresh fetched the tenant's keys");
+}

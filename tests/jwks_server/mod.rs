@@ -125,8 +125,17 @@ impl JwksServer {
         Self::listen(mode, None).await
     }
 
+    /// An HTTPS server on another loopback address than the certificate names.
+    pub async fn start_at_unnamed_address(mode: Mode) -> Self {
+        Self::listen_at("127.0.0.2:0", mode, Some(TlsAcceptor::from(test_ca().server.clone()))).await
+    }
+
     async fn listen(mode: Mode, tls: Option<TlsAcceptor>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::listen_at("127.0.0.1:0", mode, tls).await
+    }
+
+    async fn listen_at(address: &str, mode: Mode, tls: Option<TlsAcceptor>) -> Self {
+        let listener = TcpListener::bind(address).await.unwrap();
         let address = listener.local_addr().unwrap();
         let shared = Arc::new(Shared { mode: Mutex::new(mode), requests: AtomicUsize::new(0) });
         let serving = shared.clone();
