@@ -1,16 +1,23 @@
-//! Cold start and memory of the real release binary against a Lambda Runtime API on 127.0.0.1: configured
-//! for HS256, and for RS256 with its JWKS fetched during init from a server on 127.0.0.1; beside a bare
-//! `lambda_http` function built from `examples/bare-lambda.rs` when it is there. Prints figures; asserts
-//! nothing about speed.
+//! Cold start and memory of the real release binary against a Lambda Runtime API on 127.0.0.1, in every
+//! configuration the README reports, beside a bare `lambda_http` function built from `examples/bare-lambda.rs`
+//! with the same profile. Keys and secrets come over HTTPS, as in production: the JWKS from a TLS server and
+//! the secret from moto_server serving TLS, both with certificates from a private CA the function trusts
+//! through `AUTH0_EXTRA_CA_CERTS`. The starts are interleaved (one of each configuration per round) so that
+//! the machine's drift falls on all of them alike. Prints figures and the target ratios; asserts nothing
+//! about speed.
 //!
 //! ```text
 //! cargo build --release --example bare-lambda && cargo bench --bench cold_start
 //! ```
+//!
+//! `AUTH0_LAMBDA_API_BIN` measures another build of the function (for example `cargo lambda build`'s).
 
 #[path = "../tests/emulator/mod.rs"]
 mod emulator;
 #[path = "../tests/jwks_server/mod.rs"]
 mod jwks_server;
+#[path = "../tests/moto/mod.rs"]
+mod moto;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -18,15 +25,48 @@ use std::time::{Duration, Instant};
 
 use emulator::{Emulator, http_get};
 
-/// Cold starts per binary: enough for a stable median on a busy two-core machine.
-const COLD_STARTS: usize = 30;
+/// Rounds: each starts every configuration once. Enough for a stable median on a busy two-core machine.
+const ROUNDS: usize = 31;
 /// Requests served before reading the peak memory, so the figure includes steady-state allocations.
 const WARM_REQUESTS: usize = 200;
 
-struct Figures {
+/// One configuration to measure.
+struct Run {
+    name: &'static str,
+    binary: String,
+    env: Vec<(&'static str, String)>,
+    path: &'static str,
+    authorization: String,
     init: Vec<Duration>,
+    /// CPU time the function's threads used until the first poll: its own work, without the time it waited
+    /// for a server (moto, a Python server, spends most of the secret-ARN cold start).
+    init_cpu: Vec<Duration>,
     first_request: Vec<Duration>,
     peak_rss_kib: Vec<u64>,
+}
+
+impl Run {
+    fn new(name: &'static str, binary: &str, env: Vec<(&'static str, String)>, path: &'static str, auth: &str) -> Self {
+        Self {
+            name,
+            binary: binary.to_owned(),
+            env,
+            path,
+            authorization: auth.to_owned(),
+            init: Vec::new(),
+            init_cpu: Vec::new(),
+            first_request: Vec::new(),
+            peak_rss_kib: Vec::new(),
+        }
+    }
+
+    fn median_init(&self) -> Duration {
+        percentile(&self.init, 50)
+    }
+
+    fn median_init_cpu(&self) -> Duration {
+        percentile(&self.init_cpu, 50)
+    }
 }
 
 fn main() {
@@ -38,65 +78,150 @@ fn main() {
     let bare = format!("{}/target/release/examples/bare-lambda", env!("CARGO_MANIFEST_DIR"));
     let function = emulator::function_binary();
     let rsa = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
-    // The JWKS server runs on the benchmark's runtime for as long as the runs need it.
-    let jwks = runtime.block_on(jwks_server::JwksServer::serving(&[rsa.jwk()]));
-    let jwks_url = jwks.url();
+    // The servers run on the benchmark's runtime for as long as the runs need them.
+    let tls_jwks = runtime.block_on(jwks_server::JwksServer::serving(&[rsa.jwk()]));
+    let plain_jwks = runtime
+        .block_on(jwks_server::JwksServer::start_plain(jwks_server::Mode::Serve(jwks_server::jwks(&[rsa.jwk()]))));
+    let moto = moto::Moto::start();
+    let arn = runtime.block_on(moto.create_secret("auth0/client-secret", support::SECRET));
+    let moto_service_time = runtime.block_on(moto_service_time(&moto, &arn));
+
     let hs256 = format!("Bearer {}", support::mint(&support::claims()));
     let rs256 = format!("Bearer {}", rsa.sign(&support::claims()));
-    let mut rs256_env = support::env();
-    rs256_env.retain(|(name, _)| *name != "AUTH0_CLIENT_SECRET");
-    rs256_env.push(("AUTH0_JWKS_URL", &jwks_url));
+    let owned = |vars: Vec<(&'static str, &str)>| vars.into_iter().map(|(k, v)| (k, v.to_owned())).collect::<Vec<_>>();
+    let env_secret = owned(support::env());
+    let rs256_env = |url: &str, extra: &[(&'static str, &str)]| {
+        let mut env: Vec<_> = env_secret.iter().filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET").cloned().collect();
+        env.push(("AUTH0_JWKS_URL", url.to_owned()));
+        env.push(("AUTH0_EXTRA_CA_CERTS", jwks_server::ca_file().to_owned()));
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        env
+    };
+    let supplied = jwks_server::jwks(&[rsa.jwk()]);
+    let mut arn_env: Vec<_> = env_secret.iter().filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET").cloned().collect();
+    arn_env.push(("AUTH0_CLIENT_SECRET_ARN", arn.clone()));
+    arn_env.extend(moto.env());
+
     let mut runs = vec![
-        Run { name: "HS256", binary: &function, env: support::env(), authorization: &hs256 },
-        Run { name: "RS256 + JWKS fetch", binary: &function, env: rs256_env, authorization: &rs256 },
+        Run::new("public route (HS256 config)", &function, env_secret.clone(), "/", ""),
+        Run::new("HS256, secret in env", &function, env_secret.clone(), "/protected", &hs256),
+        Run::new("RS256, JWKS over http", &function, rs256_env(&plain_jwks.url(), &[]), "/api/private", &rs256),
+        Run::new("RS256, JWKS over TLS", &function, rs256_env(&tls_jwks.url(), &[]), "/api/private", &rs256),
+        Run::new(
+            "RS256, supplied JWKS",
+            &function,
+            rs256_env(&tls_jwks.url(), &[("AUTH0_JWKS", &supplied)]),
+            "/api/private",
+            &rs256,
+        ),
+        Run::new("HS256, secret ARN over TLS", &function, arn_env, "/protected", &hs256),
     ];
-    if std::path::Path::new(&bare).exists() {
-        runs.push(Run { name: "bare lambda_http", binary: &bare, env: support::env(), authorization: &hs256 });
+    let have_bare = std::path::Path::new(&bare).exists();
+    if have_bare {
+        runs.push(Run::new("bare lambda_http", &bare, env_secret.clone(), "/", ""));
     } else {
         println!("(no {bare}: build it with `cargo build --release --example bare-lambda` for the baseline)");
     }
-    println!("{COLD_STARTS} cold starts each; memory is the peak RSS after {WARM_REQUESTS} requests to /protected\n");
+
+    let fetches_before = tls_jwks.requests();
+    for _ in 0..ROUNDS {
+        for run in &mut runs {
+            runtime.block_on(measure(run));
+        }
+    }
+    let supplied_fetches = tls_jwks.requests() - fetches_before - ROUNDS; // the TLS run fetches once per start
+
+    println!("{ROUNDS} interleaved cold starts each; init is exec -> first /next (wall clock), init CPU the");
+    println!("function's CPU time until then; memory is the peak RSS after {WARM_REQUESTS} requests. moto's");
     println!(
-        "{:<20} {:>14} {:>14} {:>18} {:>18}",
-        "function", "init p50", "init p90", "first request p50", "peak RSS p50"
+        "GetSecretValue from a warm process (moto closes every connection: a TLS handshake each): {moto_service_time:.2?}\n"
+    );
+    println!(
+        "{:<30} {:>11} {:>11} {:>13} {:>15} {:>13}",
+        "configuration", "init p50", "init p90", "init CPU p50", "1st request p50", "peak RSS p50"
     );
     for run in &runs {
-        let name = run.name;
-        let figures = runtime.block_on(measure(run));
         println!(
-            "{name:<20} {:>14} {:>14} {:>18} {:>14.1} MiB",
-            format!("{:.2?}", percentile(&figures.init, 50)),
-            format!("{:.2?}", percentile(&figures.init, 90)),
-            format!("{:.2?}", percentile(&figures.first_request, 50)),
-            percentile(&figures.peak_rss_kib, 50) as f64 / 1024.0,
+            "{:<30} {:>11} {:>11} {:>13} {:>15} {:>9.1} MiB",
+            run.name,
+            format!("{:.2?}", run.median_init()),
+            format!("{:.2?}", percentile(&run.init, 90)),
+            format!("{:.2?}", run.median_init_cpu()),
+            format!("{:.2?}", percentile(&run.first_request, 50)),
+            percentile(&run.peak_rss_kib, 50) as f64 / 1024.0,
         );
     }
-}
+    println!("\nJWKS fetches by the supplied-key-set starts: {supplied_fetches}");
 
-/// One configuration to measure.
-struct Run<'a> {
-    name: &'static str,
-    binary: &'a str,
-    env: Vec<(&'static str, &'a str)>,
-    authorization: &'a str,
-}
-
-async fn measure(run: &Run<'_>) -> Figures {
-    let headers = [("authorization", run.authorization)];
-    let mut figures = Figures { init: Vec::new(), first_request: Vec::new(), peak_rss_kib: Vec::new() };
-    for _ in 0..COLD_STARTS {
-        let emulator = Emulator::start_binary(run.binary, &run.env).await;
-        emulator.wait_until_ready().await;
-        figures.init.push(emulator.init_duration().unwrap());
-        let started = Instant::now();
-        assert_eq!(http_get(emulator.gateway, "GET", "/protected", &headers).await.status / 100, 2);
-        figures.first_request.push(started.elapsed());
-        for _ in 0..WARM_REQUESTS {
-            http_get(emulator.gateway, "GET", "/protected", &headers).await;
+    let init = |name: &str| runs.iter().find(|run| run.name == name).map(Run::median_init);
+    let cpu = |name: &str| runs.iter().find(|run| run.name == name).map(Run::median_init_cpu);
+    let ratio = |label: &str, numerator: Option<Duration>, denominator: Option<Duration>, target: f64| {
+        if let (Some(n), Some(d)) = (numerator, denominator) {
+            let value = n.as_secs_f64() / d.as_secs_f64();
+            let verdict = if value <= target { "met" } else { "MISSED" };
+            println!("{label:<62} {value:>5.2}x  (target <= {target}x: {verdict})");
         }
-        figures.peak_rss_kib.push(peak_rss_kib(emulator.pid().unwrap()));
+    };
+    println!("\nratios of median init times (wall clock; CPU time where moto's own time must be excluded)");
+    let hs = init("HS256, secret in env");
+    ratio("RS256 JWKS over TLS / over plain http", init("RS256, JWKS over TLS"), init("RS256, JWKS over http"), 1.3);
+    ratio("RS256 supplied JWKS / HS256", init("RS256, supplied JWKS"), hs, 1.1);
+    let arn = init("HS256, secret ARN over TLS").map(|arn| arn.saturating_sub(moto_service_time));
+    ratio("secret ARN over TLS minus moto's GetSecretValue / HS256", arn, hs, 1.5);
+    ratio("secret ARN over TLS / HS256, CPU time", cpu("HS256, secret ARN over TLS"), cpu("HS256, secret in env"), 1.5);
+    ratio(
+        "RS256 JWKS over TLS / over plain http, CPU time",
+        cpu("RS256, JWKS over TLS"),
+        cpu("RS256, JWKS over http"),
+        1.3,
+    );
+    ratio("HS256 / bare lambda_http", hs, init("bare lambda_http"), 1.2);
+}
+
+/// One cold start of `run`: init, the first request, then the warm requests and the peak memory.
+async fn measure(run: &mut Run) {
+    let env: Vec<(&str, &str)> = run.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let headers: Vec<(&str, &str)> =
+        if run.authorization.is_empty() { Vec::new() } else { vec![("authorization", run.authorization.as_str())] };
+    let emulator = Emulator::start_binary(&run.binary, &env).await;
+    emulator.wait_until_ready().await;
+    run.init.push(emulator.init_duration().unwrap());
+    run.init_cpu.push(cpu_time(emulator.pid().unwrap()));
+    let started = Instant::now();
+    let answer = http_get(emulator.gateway, "GET", run.path, &headers).await;
+    run.first_request.push(started.elapsed());
+    assert_eq!(answer.status / 100, 2, "{}: {}", run.name, answer.body);
+    for _ in 0..WARM_REQUESTS {
+        http_get(emulator.gateway, "GET", run.path, &headers).await;
     }
-    figures
+    run.peak_rss_kib.push(peak_rss_kib(emulator.pid().unwrap()));
+}
+
+/// The median time moto takes to answer GetSecretValue to a warm process: what the secret-ARN cold start
+/// spends waiting for moto itself (a Python server), as opposed to the function's own work. moto closes every
+/// connection after its answer, so each call includes a TLS handshake, as the cold start's does.
+async fn moto_service_time(moto: &moto::Moto, arn: &str) -> Duration {
+    let client = aws_sdk_secretsmanager::Client::new(&moto.loader().load().await);
+    client.get_secret_value().secret_id(arn).send().await.unwrap();
+    let mut times = Vec::new();
+    for _ in 0..25 {
+        let started = Instant::now();
+        client.get_secret_value().secret_id(arn).send().await.unwrap();
+        times.push(started.elapsed());
+    }
+    percentile(&times, 50)
+}
+
+/// The CPU time all threads of `pid` have used, from `/proc/<pid>/task/*/schedstat` (nanoseconds, unlike the
+/// 10 ms ticks of `/proc/<pid>/stat`).
+fn cpu_time(pid: u32) -> Duration {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) {
+            total += text.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(total)
 }
 
 /// `VmHWM`: the peak resident set size, which is what Lambda reports as "Max Memory Used".

@@ -1,5 +1,6 @@
 //! The per-request cost: bearer parsing, token verification, and a whole API Gateway request through the
-//! handler. `cargo bench --bench verify`.
+//! handler; and the in-process parts of a TLS cold start: the client configuration with its root store, a
+//! TLS handshake and JWKS fetch on loopback, and parsing a key set. `cargo bench --bench verify`.
 
 #[path = "../tests/jwks_server/mod.rs"]
 mod jwks_server;
@@ -86,5 +87,27 @@ fn whole_request(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, verification, whole_request, asymmetric);
+fn cold_start_parts(c: &mut Criterion) {
+    use auth0_lambda_api::jwks::{HttpJwksClient, JwksClient};
+    c.bench_function("cold/tls_client_config", |b| b.iter(|| auth0_lambda_api::tls::client_config(&[]).unwrap()));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let key = jwks_server::SigningKey::rsa("rsa-primary", "rs", jsonwebtoken::Algorithm::RS256);
+    let document = jwks_server::jwks(&[key.jwk(), jwks_server::SigningKey::rsa("rsa-rotated", "next", key.alg).jwk()]);
+    c.bench_function("cold/keyset_parse_two_rsa_keys", |b| {
+        b.iter(|| auth0_lambda_api::KeySet::from_json(black_box(document.as_bytes())).unwrap())
+    });
+
+    let tls_server = runtime.block_on(jwks_server::JwksServer::serving(&[key.jwk()]));
+    let plain_server = runtime.block_on(jwks_server::JwksServer::start_plain(jwks_server::Mode::Serve(document)));
+    let roots = auth0_lambda_api::tls::read_extra_roots(jwks_server::ca_file()).unwrap();
+    let tls = auth0_lambda_api::tls::client_config(&roots).unwrap();
+    for (name, server) in [("cold/jwks_fetch_tls", &tls_server), ("cold/jwks_fetch_plain_http", &plain_server)] {
+        // A new connection per fetch, as in production: the TLS row is one full handshake.
+        let client = HttpJwksClient::new(server.url().parse().unwrap(), tls.clone());
+        c.bench_function(name, |b| b.iter(|| runtime.block_on(client.fetch()).unwrap()));
+    }
+}
+
+criterion_group!(benches, verification, whole_request, asymmetric, cold_start_parts);
 criterion_main!(benches);
