@@ -51,7 +51,8 @@ pub fn test_ca() -> &'static TestCa {
         server.distinguished_name.push(DnType::CommonName, "127.0.0.1");
         let certificate = server.signed_by(&server_key, &issuer).unwrap();
 
-        let directory = std::env::temp_dir().join(format!("auth0-lambda-api-test-ca-{}", std::process::id()));
+        // Cargo's scratch directory for tests (under target/, gone with `cargo clean`); one CA per process.
+        let directory = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("test-ca-{}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
         let write = |name: &str, text: String| {
             let path = directory.join(name);
