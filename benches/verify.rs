@@ -89,7 +89,10 @@ fn whole_request(c: &mut Criterion) {
 
 fn cold_start_parts(c: &mut Criterion) {
     use auth0_lambda_api::jwks::{HttpJwksClient, JwksClient};
-    c.bench_function("cold/tls_client_config", |b| b.iter(|| auth0_lambda_api::tls::client_config(&[]).unwrap()));
+    // A new Trust each time: the configuration is built, not taken from the first build.
+    c.bench_function("cold/tls_client_config", |b| {
+        b.iter(|| auth0_lambda_api::tls::Trust::new(Vec::new()).client_config().unwrap())
+    });
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let key = jwks_server::SigningKey::rsa("rsa-primary", "rs", jsonwebtoken::Algorithm::RS256);
@@ -101,10 +104,10 @@ fn cold_start_parts(c: &mut Criterion) {
     let tls_server = runtime.block_on(jwks_server::JwksServer::serving(&[key.jwk()]));
     let plain_server = runtime.block_on(jwks_server::JwksServer::start_plain(jwks_server::Mode::Serve(document)));
     let roots = auth0_lambda_api::tls::read_extra_roots(jwks_server::ca_file()).unwrap();
-    let tls = auth0_lambda_api::tls::client_config(&roots).unwrap();
+    let tls = auth0_lambda_api::tls::Trust::new(roots).client_config().unwrap();
     for (name, server) in [("cold/jwks_fetch_tls", &tls_server), ("cold/jwks_fetch_plain_http", &plain_server)] {
         // A new connection per fetch, as in production: the TLS row is one full handshake.
-        let client = HttpJwksClient::new(server.url().parse().unwrap(), tls.clone());
+        let client = HttpJwksClient::new(server.url().parse().unwrap(), &tls);
         c.bench_function(name, |b| b.iter(|| runtime.block_on(client.fetch()).unwrap()));
     }
 }

@@ -8,11 +8,10 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use lambda_http::http::Uri;
 use tracing::level_filters::LevelFilter;
 
-use rustls::pki_types::CertificateDer;
-
 use crate::error::Realm;
 use crate::jwks::{FetchError, KeyPolicy, KeySet};
 use crate::metrics::{DEFAULT_NAMESPACE, Dimension, Metrics};
+use crate::tls::Trust;
 use crate::verify::{DEFAULT_LEEWAY_SECONDS, Policy};
 
 /// Largest accepted `AUTH0_LEEWAY_SECONDS`: more than five minutes of skew is a broken clock, not skew.
@@ -47,7 +46,7 @@ pub struct Config {
     /// fetching during the cold start. Only with a JWKS URL, from which it is refreshed.
     pub supplied_keys: Option<KeySet>,
     /// `AUTH0_EXTRA_CA_CERTS`: CA certificates trusted beside the compiled-in web PKI roots.
-    pub extra_roots: Vec<CertificateDer<'static>>,
+    pub trust: Trust,
     /// `AUTH0_ALGORITHMS`: the allow-list; by default RS256 with a JWKS, HS256 with a secret.
     pub algorithms: Vec<Algorithm>,
     /// How the JWKS is cached and refreshed ([`KeyPolicy::default`]; not read from the environment).
@@ -70,7 +69,7 @@ impl std::fmt::Debug for Config {
             .field("hmac_secret", &self.hmac_secret.as_ref().map(|_| "[redacted]"))
             .field("jwks_url", &self.jwks_url)
             .field("supplied_keys", &self.supplied_keys.as_ref().map(KeySet::len))
-            .field("extra_roots", &self.extra_roots.len())
+            .field("trust", &self.trust)
             .field("algorithms", &self.algorithms)
             .field("leeway", &self.leeway)
             .field("realm", &self.realm)
@@ -110,6 +109,16 @@ impl Config {
     /// Reads configuration through `lookup` (the environment in production, a map in tests). An empty value
     /// counts as unset, as SAM passes unused parameters as empty strings.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(lookup, None)
+    }
+
+    /// [`Config::from_lookup`] with `AUTH0_EXTRA_CA_CERTS` already read into `trust` (the Secrets Manager
+    /// read needed it first), so that the file is read and the TLS client built once.
+    pub(crate) fn with_trust(lookup: impl Fn(&str) -> Option<String>, trust: Trust) -> Result<Self, ConfigError> {
+        Self::read(lookup, Some(trust))
+    }
+
+    fn read(lookup: impl Fn(&str) -> Option<String>, trust: Option<Trust>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let audiences = list(get("AUTH0_AUDIENCE"));
@@ -150,7 +159,10 @@ impl Config {
         let algorithms = algorithms(get("AUTH0_ALGORITHMS"), hmac_secret.is_some(), jwks_url.is_some())?;
         let supplied_keys =
             get("AUTH0_JWKS").map(|document| supplied_keys(&document, jwks_url.is_some(), &algorithms)).transpose()?;
-        let extra_roots = extra_roots(&get)?;
+        let trust = match trust {
+            Some(trust) => trust,
+            None => self::trust(&get)?,
+        };
 
         let leeway = match get("AUTH0_LEEWAY_SECONDS") {
             None => DEFAULT_LEEWAY_SECONDS,
@@ -177,7 +189,7 @@ impl Config {
             hmac_secret,
             jwks_url,
             supplied_keys,
-            extra_roots,
+            trust,
             algorithms,
             key_policy: KeyPolicy::default(),
             leeway,
@@ -267,11 +279,11 @@ fn supplied_keys(document: &str, have_jwks_url: bool, algorithms: &[Algorithm]) 
     Ok(keys)
 }
 
-/// `AUTH0_EXTRA_CA_CERTS`, read when set (the file is read once, here).
-pub fn extra_roots(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+/// `AUTH0_EXTRA_CA_CERTS`: the file is read here, when set, and nowhere else.
+pub(crate) fn trust(get: &impl Fn(&str) -> Option<String>) -> Result<Trust, ConfigError> {
     match get(crate::tls::EXTRA_CA_VARIABLE) {
-        Some(path) => crate::tls::read_extra_roots(path.trim()),
-        None => Ok(Vec::new()),
+        Some(path) => Ok(Trust::new(crate::tls::read_extra_roots(path.trim())?)),
+        None => Ok(Trust::default()),
     }
 }
 

@@ -101,7 +101,7 @@ pub trait JwksClient: Send + Sync {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send + '_>>;
 }
 
-/// The production client: HTTPS with rustls and the roots of [`crate::tls::client_config`]; plain HTTP only
+/// The production client: HTTPS with rustls and the roots of [`crate::tls::Trust`]; plain HTTP only
 /// where the configuration allowed it (loopback). No redirect is followed.
 ///
 /// Every fetch opens its own connection. Fetches are at least [`REFETCH_COOLDOWN`] apart and the sandbox is
@@ -114,13 +114,10 @@ pub struct HttpJwksClient {
 }
 
 impl HttpJwksClient {
-    /// A client for `url`, which the configuration has already checked, trusting what `tls` trusts.
-    pub fn new(url: Uri, tls: Arc<rustls::ClientConfig>) -> Self {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(rustls::ClientConfig::clone(&tls))
-            .https_or_http()
-            .enable_http1()
-            .build();
+    /// A client for `url`, which the configuration has already checked, trusting what `tls` trusts. The fetch
+    /// timeout bounds the connection too.
+    pub fn new(url: Uri, tls: &rustls::ClientConfig) -> Self {
+        let connector = crate::tls::https_connector(tls, None);
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
         Self { url, client }
     }
@@ -337,10 +334,14 @@ impl std::fmt::Debug for KeyStore {
 impl KeyStore {
     /// A store with no keys yet.
     pub fn new(client: Box<dyn JwksClient>, policy: KeyPolicy) -> Self {
+        Self::starting_with(client, policy, State::default())
+    }
+
+    fn starting_with(client: Box<dyn JwksClient>, policy: KeyPolicy, state: State) -> Self {
         Self {
             client,
             policy,
-            state: Mutex::default(),
+            state: Mutex::new(state),
             fetching: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -352,13 +353,7 @@ impl KeyStore {
     /// `kid` they lack is fetched at once (no fetch has started the cooldown). The first successful fetch
     /// replaces them, so a key the tenant no longer publishes does not outlive it.
     pub fn with_keys(client: Box<dyn JwksClient>, policy: KeyPolicy, keys: KeySet, now: Instant) -> Self {
-        let store = Self::new(client, policy);
-        {
-            let mut state = store.state();
-            state.keys = Arc::new(keys);
-            state.last_success = Some(now);
-        }
-        store
+        Self::starting_with(client, policy, State { keys: Arc::new(keys), last_success: Some(now), ..State::default() })
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -370,9 +365,6 @@ impl KeyStore {
     /// is returned for logging; it does not count against [`KeyPolicy::retry_without_keys`], so the first
     /// request that needs a key tries again.
     pub async fn prefetch(&self) -> Result<usize, FetchError> {
-        if self.key_count() > 0 {
-            return Ok(self.key_count());
-        }
         let generation = self.state().generation;
         let result = self.fetch(generation, Instant::now(), Reason::Prefetch).await;
         let result = result.unwrap_or_else(|| Ok(self.key_count()));
@@ -423,7 +415,8 @@ impl KeyStore {
     fn fetch_allowed(&self, state: &State, reason: Reason, now: Instant) -> bool {
         let attempt_age = state.last_attempt.map(|at| now.saturating_duration_since(at));
         match reason {
-            Reason::Prefetch => true,
+            // Only a store that has no keys yet fetches for the cold start; supplied keys count as fetched.
+            Reason::Prefetch => state.last_success.is_none(),
             Reason::Refresh => self.refresh_due(state, now),
             Reason::Miss if state.keys.is_empty() => {
                 attempt_age.is_none_or(|age| age >= self.policy.retry_without_keys)
@@ -664,6 +657,23 @@ mod tests {
             assert_eq!(client.fetches(), 2, "at most one attempt per RETRY_WITHOUT_KEYS");
             assert!(store.key_for("r1", Algorithm::RS256, start + RETRY_WITHOUT_KEYS).await.is_err());
             assert_eq!(client.fetches(), 3);
+        });
+    }
+
+    #[test]
+    fn supplied_keys_skip_the_cold_start_fetch_and_age_from_the_start() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let start = Instant::now();
+        let supplied = set(json!([rsa_jwk()])).unwrap();
+        let store = KeyStore::with_keys(Box::new(client.clone()), KeyPolicy::default(), supplied, start);
+        run(async {
+            assert_eq!(store.prefetch().await, Ok(1));
+            assert!(store.key_for("r1", Algorithm::RS256, start + REFRESH_INTERVAL / 2).await.is_ok());
+            assert_eq!(client.fetches(), 0, "no fetch before the refresh interval");
+            assert_eq!(store.key_for("new", Algorithm::RS256, start).await.unwrap_err(), KeyError::Unknown);
+            assert_eq!(client.fetches(), 1, "an unknown kid fetches at once: no fetch has started the cooldown");
+            assert!(store.key_for("r1", Algorithm::RS256, start + REFRESH_INTERVAL).await.is_ok());
+            assert_eq!(client.fetches(), 2, "refreshed once the interval has passed");
         });
     }
 

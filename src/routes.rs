@@ -135,11 +135,8 @@ impl App {
         let client = match (client, &config.jwks_url) {
             (Some(client), _) => Some(client),
             (None, Some(url)) => {
-                let tls = crate::tls::client_config(&config.extra_roots).map_err(|error| ConfigError {
-                    variable: crate::tls::EXTRA_CA_VARIABLE,
-                    problem: format!("cannot build the TLS client: {error}"),
-                })?;
-                Some(Box::new(HttpJwksClient::new(url.clone(), tls)) as Box<dyn JwksClient>)
+                let tls = config.trust.client_config()?;
+                Some(Box::new(HttpJwksClient::new(url.clone(), &tls)) as Box<dyn JwksClient>)
             }
             (None, None) => None,
         };

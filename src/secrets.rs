@@ -56,16 +56,14 @@ pub async fn load_config(
         return Err(invalid("set AUTH0_CLIENT_SECRET or AUTH0_CLIENT_SECRET_ARN, not both"));
     }
     let json_key = get("AUTH0_CLIENT_SECRET_JSON_KEY");
-    let tls = crate::tls::client_config(&crate::config::extra_roots(&get)?).map_err(|error| ConfigError {
-        variable: crate::tls::EXTRA_CA_VARIABLE,
-        problem: format!("cannot build the TLS client: {error}"),
-    })?;
-    let secret = fetch_client_secret(aws(), tls, arn.trim(), json_key.as_deref().map(str::trim)).await?;
-    Config::from_lookup(|name| match name {
+    let trust = crate::config::trust(&get)?;
+    let secret =
+        fetch_client_secret(aws(), trust.client_config()?, arn.trim(), json_key.as_deref().map(str::trim)).await?;
+    let with_secret = |name: &str| match name {
         "AUTH0_CLIENT_SECRET" => Some(secret.clone()),
         _ => lookup(name),
-    })
-    .map_err(|error| match error.variable {
+    };
+    Config::with_trust(with_secret, trust).map_err(|error| match error.variable {
         // The value came from the ARN: that is the variable to fix.
         "AUTH0_CLIENT_SECRET" => ConfigError { variable: ARN_VARIABLE, ..error },
         _ => error,
@@ -121,19 +119,11 @@ pub async fn fetch_client_secret(
     Ok(secret)
 }
 
-/// The AWS SDK's HTTP client: hyper over `tls` (the function's one rustls configuration), HTTP/1.1, the
-/// connect timeout the SDK asks for. Plain `http://` endpoints work too (moto in tests, `AWS_ENDPOINT_URL`).
+/// The AWS SDK's HTTP client: the function's own connector ([`crate::tls::https_connector`]) over `tls`, with
+/// the connect timeout the SDK asks for. Plain `http://` endpoints work too (`AWS_ENDPOINT_URL` on loopback).
 pub fn http_client(tls: Arc<rustls::ClientConfig>) -> SharedHttpClient {
     http_client_fn(move |settings, _components| {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(settings.connect_timeout());
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(rustls::ClientConfig::clone(&tls))
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = crate::tls::https_connector(&tls, settings.connect_timeout());
         SharedHttpConnector::new(HyperConnector { client: Client::builder(TokioExecutor::new()).build(https) })
     })
 }

@@ -8,8 +8,11 @@
 //! off. It is read from a variable of this project only, so that a `SSL_CERT_FILE` or `AWS_CA_BUNDLE` set for
 //! some other program never changes whom this function trusts.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::SectionKind;
 use rustls::{ClientConfig, RootCertStore};
@@ -67,17 +70,63 @@ fn parse_extra_roots(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String>
     Ok(certificates)
 }
 
-/// The client configuration: TLS 1.2 and 1.3 through aws-lc-rs, the compiled-in web PKI roots and `extra_roots`.
-pub fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, rustls::Error> {
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    for certificate in extra_roots {
-        roots.add(certificate.clone()).map_err(|_| rustls::Error::General("invalid extra CA certificate".into()))?;
+/// Whom the outbound HTTPS calls trust: the compiled-in web PKI roots and the extra CA certificates read at
+/// cold start. The client configuration is built on first need and then shared (the Secrets Manager read and
+/// the JWKS client use the same one); a configuration without TLS calls never builds it.
+#[derive(Clone, Default)]
+pub struct Trust {
+    extra_roots: Arc<[CertificateDer<'static>]>,
+    client_config: Arc<OnceLock<Arc<ClientConfig>>>,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust").field("extra_roots", &self.extra_roots.len()).finish()
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+}
+
+impl Trust {
+    /// The compiled-in roots and `extra_roots` (from [`read_extra_roots`]).
+    pub fn new(extra_roots: Vec<CertificateDer<'static>>) -> Self {
+        Self { extra_roots: extra_roots.into(), client_config: Arc::default() }
+    }
+
+    /// How many extra CA certificates are trusted.
+    pub fn extra_root_count(&self) -> usize {
+        self.extra_roots.len()
+    }
+
+    /// The client configuration: TLS 1.2 and 1.3 through aws-lc-rs, the compiled-in roots and the extra ones.
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, ConfigError> {
+        if let Some(config) = self.client_config.get() {
+            return Ok(config.clone());
+        }
+        let invalid = |problem: String| ConfigError { variable: EXTRA_CA_VARIABLE, problem };
+        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for certificate in self.extra_roots.iter() {
+            roots.add(certificate.clone()).map_err(|_| invalid("holds an invalid certificate".to_owned()))?;
+        }
+        let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|error| invalid(format!("cannot build the TLS client: {error}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(self.client_config.get_or_init(|| Arc::new(config)).clone())
+    }
+}
+
+/// The connector of every outbound HTTPS call: TCP without Nagle's delay, then TLS with `tls`, HTTP/1.1.
+/// `http://` URLs stay plain (the configuration allows them for loopback hosts only).
+pub fn https_connector(tls: &ClientConfig, connect_timeout: Option<Duration>) -> HttpsConnector<HttpConnector> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(connect_timeout);
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
 }
 
 #[cfg(test)]
@@ -106,6 +155,13 @@ mod tests {
     fn a_certificate_block_that_is_not_a_certificate_is_refused() {
         let error = parse_extra_roots(pem("CERTIFICATE", b"garbage").as_bytes()).unwrap_err();
         assert_eq!(error, "certificate 1 is not a valid X.509 certificate");
+    }
+
+    #[test]
+    fn the_client_configuration_is_built_once_and_shared() {
+        let trust = Trust::new(Vec::new());
+        let copy = trust.clone();
+        assert!(Arc::ptr_eq(&trust.client_config().unwrap(), &copy.client_config().unwrap()));
     }
 
     #[test]
