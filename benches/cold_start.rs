@@ -41,6 +41,8 @@ struct Run {
     /// CPU time the function's threads used until the first poll: its own work, without the time it waited
     /// for a server (moto, a Python server, spends most of the secret-ARN cold start).
     init_cpu: Vec<Duration>,
+    /// Page faults until the first poll (minor and major): mostly code and data touched for the first time.
+    init_faults: Vec<u64>,
     first_request: Vec<Duration>,
     peak_rss_kib: Vec<u64>,
 }
@@ -55,6 +57,7 @@ impl Run {
             authorization: auth.to_owned(),
             init: Vec::new(),
             init_cpu: Vec::new(),
+            init_faults: Vec::new(),
             first_request: Vec::new(),
             peak_rss_kib: Vec::new(),
         }
@@ -137,16 +140,17 @@ fn main() {
         "GetSecretValue from a warm process (moto closes every connection: a TLS handshake each): {moto_service_time:.2?}\n"
     );
     println!(
-        "{:<30} {:>11} {:>11} {:>13} {:>15} {:>13}",
-        "configuration", "init p50", "init p90", "init CPU p50", "1st request p50", "peak RSS p50"
+        "{:<30} {:>11} {:>11} {:>13} {:>12} {:>15} {:>13}",
+        "configuration", "init p50", "init p90", "init CPU p50", "faults p50", "1st request p50", "peak RSS p50"
     );
     for run in &runs {
         println!(
-            "{:<30} {:>11} {:>11} {:>13} {:>15} {:>9.1} MiB",
+            "{:<30} {:>11} {:>11} {:>13} {:>12} {:>15} {:>9.1} MiB",
             run.name,
             format!("{:.2?}", run.median_init()),
             format!("{:.2?}", percentile(&run.init, 90)),
             format!("{:.2?}", run.median_init_cpu()),
+            percentile(&run.init_faults, 50),
             format!("{:.2?}", percentile(&run.first_request, 50)),
             percentile(&run.peak_rss_kib, 50) as f64 / 1024.0,
         );
@@ -187,6 +191,7 @@ async fn measure(run: &mut Run) {
     emulator.wait_until_ready().await;
     run.init.push(emulator.init_duration().unwrap());
     run.init_cpu.push(cpu_time(emulator.pid().unwrap()));
+    run.init_faults.push(page_faults(emulator.pid().unwrap()));
     let started = Instant::now();
     let answer = http_get(emulator.gateway, "GET", run.path, &headers).await;
     run.first_request.push(started.elapsed());
@@ -222,6 +227,14 @@ fn cpu_time(pid: u32) -> Duration {
         }
     }
     Duration::from_nanos(total)
+}
+
+/// Minor plus major page faults of the process so far (`/proc/<pid>/stat` fields 10 and 12).
+fn page_faults(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    fields[7].parse::<u64>().unwrap() + fields[9].parse::<u64>().unwrap()
 }
 
 /// `VmHWM`: the peak resident set size, which is what Lambda reports as "Max Memory Used".
