@@ -10,7 +10,7 @@ use lambda_http::http::HeaderMap;
 use lambda_http::http::header::AUTHORIZATION;
 
 use crate::claims::Claims;
-use crate::error::AuthError;
+use crate::error::{AuthError, BEARER_SHAPE};
 use crate::jwks::{KeyError, KeyStore};
 use crate::verify::Verifier;
 
@@ -49,7 +49,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         return Err(AuthError::InvalidHeader("Token not found"));
     }
     if token.contains(' ') {
-        return Err(AuthError::InvalidHeader("Authorization header must be Bearer + \\s + token"));
+        return Err(AuthError::InvalidHeader(BEARER_SHAPE));
     }
     if !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
         return Err(AuthError::InvalidHeader("token must be base64url segments separated by dots"));
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn extra_parts_are_invalid_header() {
-        let extra = AuthError::InvalidHeader("Authorization header must be Bearer + \\s + token");
+        let extra = AuthError::InvalidHeader(BEARER_SHAPE);
         assert_eq!(reason(&[b"Bearer a.b.c d"]), extra);
         assert_eq!(reason(&[b"Bearer  a.b.c"]), extra);
         assert_eq!(reason(&[b"Bearer a.b.c "]), extra);

@@ -1,5 +1,7 @@
 //! The environment, read once at cold start, validated and typed. Handlers never read the environment.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -17,8 +19,21 @@ use crate::verify::{DEFAULT_LEEWAY_SECONDS, Policy};
 /// Largest accepted `AUTH0_LEEWAY_SECONDS`: more than five minutes of skew is a broken clock, not skew.
 pub const MAX_LEEWAY_SECONDS: u64 = 300;
 
-/// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output (32 bytes for HS256).
+/// Largest accepted `AUTH0_JWKS_MAX_STALE_SECONDS`: a week. Keys older than that are a risk, not a fallback.
+pub const MAX_STALE_SECONDS: u64 = 7 * 24 * 3600;
+
+/// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output (32 bytes for HS256, and
+/// [`min_secret_bytes`] for the others).
 pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The shortest key RFC 7518 §3.2 allows for an HMAC algorithm: the size of its hash output.
+pub fn min_secret_bytes(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => MIN_SECRET_BYTES,
+    }
+}
 
 /// How `AUTH0_CLIENT_SECRET` is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +64,7 @@ pub struct Config {
     pub trust: Trust,
     /// `AUTH0_ALGORITHMS`: the allow-list; by default RS256 with a JWKS, HS256 with a secret.
     pub algorithms: Vec<Algorithm>,
-    /// How the JWKS is cached and refreshed ([`KeyPolicy::default`]; not read from the environment).
+    /// How the JWKS is cached and refreshed: [`KeyPolicy::default`], with `AUTH0_JWKS_MAX_STALE_SECONDS`.
     pub key_policy: KeyPolicy,
     /// `AUTH0_LEEWAY_SECONDS`.
     pub leeway: u64,
@@ -157,12 +172,26 @@ impl Config {
             ));
         }
         let algorithms = algorithms(get("AUTH0_ALGORITHMS"), hmac_secret.is_some(), jwks_url.is_some())?;
+        if let Some(secret) = &hmac_secret {
+            long_enough_for(secret, &algorithms)?;
+        }
         let supplied_keys =
             get("AUTH0_JWKS").map(|document| supplied_keys(&document, jwks_url.is_some(), &algorithms)).transpose()?;
         let trust = match trust {
             Some(trust) => trust,
             None => self::trust(&get)?,
         };
+
+        let mut key_policy = KeyPolicy::default();
+        if let Some(text) = get("AUTH0_JWKS_MAX_STALE_SECONDS") {
+            let seconds = text.trim().parse::<u64>().ok().filter(|seconds| *seconds <= MAX_STALE_SECONDS);
+            key_policy.max_stale = Duration::from_secs(seconds.ok_or_else(|| {
+                invalid(
+                    "AUTH0_JWKS_MAX_STALE_SECONDS",
+                    format!("must be a whole number of seconds from 0 to {MAX_STALE_SECONDS}"),
+                )
+            })?);
+        }
 
         let leeway = match get("AUTH0_LEEWAY_SECONDS") {
             None => DEFAULT_LEEWAY_SECONDS,
@@ -191,7 +220,7 @@ impl Config {
             supplied_keys,
             trust,
             algorithms,
-            key_policy: KeyPolicy::default(),
+            key_policy,
             leeway,
             realm,
             email_claim,
@@ -269,7 +298,7 @@ fn supplied_keys(document: &str, have_jwks_url: bool, algorithms: &[Algorithm]) 
             "needs AUTH0_DOMAIN or AUTH0_JWKS_URL: the supplied keys are refreshed from the tenant's JWKS",
         ));
     }
-    let keys = KeySet::from_json(document.as_bytes()).map_err(|error| match error {
+    let keys = KeySet::from_json(document.as_bytes(), algorithms).map_err(|error| match error {
         FetchError::Unusable(reason) => invalid(VARIABLE, format!("is not a usable JWKS document: {reason}")),
         other => invalid(VARIABLE, other.to_string()),
     })?;
@@ -372,13 +401,22 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Turns the configured secret into key bytes.
+/// Turns the configured secret into key bytes. One rule for both encodings: whitespace around the secret (the
+/// newline a file ends with, as `--secret-string file://secret.txt` stores it) is not part of it, and
+/// whitespace or a control character inside it is refused: no Auth0 client secret has any.
 pub fn decode_secret(secret: &str, encoding: SecretEncoding) -> Result<Vec<u8>, ConfigError> {
+    let secret = secret.trim();
+    if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            "AUTH0_CLIENT_SECRET",
+            "contains whitespace or a control character: a client secret has none (only whitespace around it, \
+             such as a file's final newline, is ignored)",
+        ));
+    }
     let bytes = match encoding {
         SecretEncoding::Raw => secret.as_bytes().to_vec(),
         SecretEncoding::Base64Url => {
             let standard: String = secret
-                .trim()
                 .chars()
                 .map(|c| match c {
                     '-' => '+',
@@ -398,6 +436,21 @@ pub fn decode_secret(secret: &str, encoding: SecretEncoding) -> Result<Vec<u8>, 
         ));
     }
     Ok(bytes)
+}
+
+/// Checks the key against every HMAC algorithm of the allow-list: HS384 needs 48 bytes, HS512 64.
+fn long_enough_for(secret: &[u8], algorithms: &[Algorithm]) -> Result<(), ConfigError> {
+    let strictest = algorithms.iter().copied().max_by_key(|algorithm| min_secret_bytes(*algorithm));
+    match strictest {
+        Some(algorithm) if secret.len() < min_secret_bytes(algorithm) => Err(invalid(
+            "AUTH0_CLIENT_SECRET",
+            format!(
+                "must be at least {} bytes once decoded for {algorithm:?} (RFC 7518 §3.2), as AUTH0_ALGORITHMS allows it",
+                min_secret_bytes(algorithm)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -539,7 +592,60 @@ mod tests {
             assert_eq!(failing_variable(with_jwks(bad)), "AUTH0_ALGORITHMS", "{bad}");
         }
         assert_eq!(failing_variable(minimal(&[("AUTH0_ALGORITHMS", "RS256")])), "AUTH0_ALGORITHMS");
-        assert_eq!(minimal(&[("AUTH0_ALGORITHMS", "HS512")]).unwrap().algorithms, [Algorithm::HS512]);
+        let long = "a-raw-client-secret-of-sixty-four-bytes-for-hs512-0123456789abcd";
+        let hs512 = config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", long), ("AUTH0_ALGORITHMS", "HS512")]);
+        assert_eq!(hs512.unwrap().algorithms, [Algorithm::HS512]);
+    }
+
+    #[test]
+    fn hs384_and_hs512_need_keys_as_long_as_their_hash() {
+        let with = |secret: &str, algs: &str| {
+            config(&[("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", secret), ("AUTH0_ALGORITHMS", algs)])
+        };
+        let bytes = |n: usize| "k".repeat(n);
+        assert!(with(&bytes(32), "HS256").is_ok());
+        assert!(with(&bytes(47), "HS256,HS384").is_err());
+        assert!(with(&bytes(48), "HS256,HS384").is_ok());
+        assert!(with(&bytes(63), "HS512").is_err());
+        assert!(with(&bytes(64), "HS512,HS256").is_ok());
+        let error = with(&bytes(48), "HS256,HS512").unwrap_err();
+        assert_eq!(error.variable, "AUTH0_CLIENT_SECRET");
+        assert!(error.to_string().contains("64 bytes") && error.to_string().contains("HS512"), "{error}");
+        // The legacy encoding counts decoded bytes.
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([3u8; 48]);
+        let legacy = config(&[
+            ("AUTH0_AUDIENCE", "a"),
+            ("AUTH0_CLIENT_SECRET", &encoded),
+            ("AUTH0_SECRET_ENCODING", "base64url"),
+            ("AUTH0_ALGORITHMS", "HS384"),
+        ]);
+        assert!(legacy.is_ok());
+    }
+
+    #[test]
+    fn whitespace_around_the_secret_is_not_part_of_it_in_either_encoding() {
+        let raw = minimal(&[("AUTH0_CLIENT_SECRET", "a-raw-client-secret-that-is-long-enough-0123\n")]).unwrap();
+        assert_eq!(raw.hmac_secret.as_deref(), Some(SECRET.as_bytes()));
+        let crlf = decode_secret(&format!(" {SECRET}\r\n"), SecretEncoding::Raw).unwrap();
+        assert_eq!(crlf, SECRET.as_bytes());
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([5u8; 40]);
+        assert_eq!(decode_secret(&format!("{encoded}\n"), SecretEncoding::Base64Url).unwrap(), [5u8; 40]);
+    }
+
+    #[test]
+    fn whitespace_or_control_characters_inside_the_secret_are_refused() {
+        for bad in [
+            "a-raw-client-secret that-is-long-enough-0123",
+            "a-raw-client-secret\nthat-is-long-enough-0123",
+            "a-raw-client-secret\u{7}that-is-long-enough-0123",
+        ] {
+            for encoding in [SecretEncoding::Raw, SecretEncoding::Base64Url] {
+                let error = decode_secret(bad, encoding).unwrap_err();
+                assert_eq!(error.variable, "AUTH0_CLIENT_SECRET");
+                assert!(error.to_string().contains("whitespace or a control character"), "{error}");
+                assert!(!error.to_string().contains("long-enough"), "the message must not echo the secret");
+            }
+        }
     }
 
     #[test]
@@ -578,9 +684,9 @@ mod tests {
 
     #[test]
     fn invalid_base64url_secret_names_the_secret_variable() {
-        let error = decode_secret("not base64 at all!!", SecretEncoding::Base64Url).unwrap_err();
+        let error = decode_secret("not-base64-at-all!!", SecretEncoding::Base64Url).unwrap_err();
         assert_eq!(error.variable, "AUTH0_CLIENT_SECRET");
-        assert!(!error.to_string().contains("not base64 at all"), "the message must not echo the secret");
+        assert!(!error.to_string().contains("not-base64-at-all"), "the message must not echo the secret");
     }
 
     #[test]
@@ -597,6 +703,19 @@ mod tests {
         assert_eq!(minimal(&[("AUTH0_LEEWAY_SECONDS", "300")]).unwrap().leeway, 300);
         for bad in ["-1", "301", "1.5", "five"] {
             assert_eq!(failing_variable(minimal(&[("AUTH0_LEEWAY_SECONDS", bad)])), "AUTH0_LEEWAY_SECONDS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn jwks_max_stale_is_a_bounded_whole_number_of_seconds() {
+        assert_eq!(minimal(&[]).unwrap().key_policy.max_stale, crate::jwks::MAX_STALE);
+        let zero = minimal(&[("AUTH0_JWKS_MAX_STALE_SECONDS", "0")]).unwrap();
+        assert_eq!(zero.key_policy.max_stale, Duration::ZERO);
+        let week = minimal(&[("AUTH0_JWKS_MAX_STALE_SECONDS", " 604800 ")]).unwrap();
+        assert_eq!(week.key_policy.max_stale, Duration::from_secs(604_800));
+        for bad in ["-1", "604801", "1h", "1.5"] {
+            let failing = failing_variable(minimal(&[("AUTH0_JWKS_MAX_STALE_SECONDS", bad)]));
+            assert_eq!(failing, "AUTH0_JWKS_MAX_STALE_SECONDS", "{bad}");
         }
     }
 

@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use crate::claims::Requirement;
 
+/// The seed's description of a header with more than `Bearer <token>`, kept word for word in the JSON body.
+pub(crate) const BEARER_SHAPE: &str = "Authorization header must be Bearer + \\s + token";
+
 /// Why a request was refused. Every variant becomes a response (401, 403 or 503), never an `Err` from the
 /// handler: API Gateway turns a failed invocation into a 5xx, and a bad token is the client's fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,17 @@ impl AuthError {
         }
     }
 
+    /// [`AuthError::description`] as RFC 6750 §3 allows it in `error_description`: visible ASCII without `"`
+    /// and `\`. The one description that has a backslash (the seed's `\s`) is reworded; any other such
+    /// character is dropped, so a future description cannot produce an invalid challenge.
+    fn challenge_description(&self) -> impl Iterator<Item = char> {
+        let text = match self.description() {
+            BEARER_SHAPE => "Authorization header must be Bearer, one space, and the token",
+            text => text,
+        };
+        text.chars().filter(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e'))
+    }
+
     /// The HTTP status: 401 for credentials, 403 for missing grants, 503 when the keys cannot be had.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -110,7 +124,7 @@ impl AuthError {
         challenge.push_str(&realm.challenge);
         if let Some(error) = self.rfc6750_error() {
             let _ = write!(challenge, ", error=\"{error}\", error_description=\"");
-            push_quoted_string_content(&mut challenge, self.description());
+            challenge.extend(self.challenge_description());
             challenge.push('"');
         }
         if let Self::InsufficientScope(requirement) = self {
@@ -291,6 +305,43 @@ mod tests {
             challenge(&response),
             r#"Bearer realm="https://api.example.com", error="invalid_token", error_description="token is expired""#
         );
+    }
+
+    #[test]
+    fn error_descriptions_in_challenges_have_only_the_characters_rfc_6750_allows() {
+        let mut all = vec![
+            AuthError::InvalidAlgorithm,
+            AuthError::InvalidSignature,
+            AuthError::Expired,
+            AuthError::NotYetValid,
+            AuthError::WrongAudience,
+            AuthError::WrongIssuer,
+            AuthError::UnknownKey,
+            AuthError::InvalidHeader(BEARER_SHAPE),
+            AuthError::InvalidToken("a \"quoted\" \\ reason"),
+        ];
+        // Every reason the header parser gives.
+        for header in [&b"Basic x"[..], b"Bearer", b"Bearer a b", b"Bearer a!b", b"Bearer \xff", &[b'a'; 9000]] {
+            let mut headers = lambda_http::http::HeaderMap::new();
+            headers.insert("authorization", HeaderValue::from_bytes(header).unwrap());
+            all.push(crate::auth::bearer_token(&headers).unwrap_err());
+        }
+        for error in all {
+            let response = error.to_response(&realm());
+            let challenge = challenge(&response);
+            let description = challenge.split_once("error_description=\"").unwrap().1.strip_suffix('"').unwrap();
+            assert!(
+                description.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e)),
+                "{error:?}: {description}"
+            );
+            assert!(!description.is_empty());
+        }
+        let shape = AuthError::InvalidHeader(BEARER_SHAPE).to_response(&realm());
+        assert!(
+            challenge(&shape)
+                .ends_with(r#"error_description="Authorization header must be Bearer, one space, and the token""#)
+        );
+        assert_eq!(body_json(&shape)["description"], r"Authorization header must be Bearer + \s + token");
     }
 
     #[test]

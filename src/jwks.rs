@@ -4,12 +4,15 @@
 //! The policy, in numbers ([`KeyPolicy::default`]):
 //! - the JWKS is fetched during the cold start, bounded by [`FETCH_TIMEOUT`]; if that fails the instance
 //!   still starts and fetches again on the first request that needs a key;
-//! - the keys are kept for the life of the instance; a token whose `kid` is unknown triggers at most one
-//!   refetch per [`REFETCH_COOLDOWN`], and requests that miss at the same time share that one fetch;
+//! - a token whose `kid` is unknown triggers a refetch at once, unless another unknown `kid` did within the
+//!   last [`REFETCH_COOLDOWN`] (the cold-start fetch and refreshes do not count: a key the tenant adds right
+//!   after a cold start is picked up at its first use); requests that miss at the same time share one fetch;
 //! - after [`REFRESH_INTERVAL`] the next request refetches (bounded by the timeout) so a revoked key stops
 //!   working without a cold start;
-//! - a failed fetch keeps the keys already known (stale-if-error) and is never cached as keys; while no key
-//!   was ever fetched, a new attempt is made at most once per [`RETRY_WITHOUT_KEYS`];
+//! - a failed fetch keeps the keys already known (stale-if-error), but for at most [`MAX_STALE`] past the
+//!   refresh that was due: after that they are no longer used and requests that need a key get
+//!   `jwks_unavailable` until a fetch succeeds. A failure is never cached as keys; while no key is known, a
+//!   new attempt is made at most once per [`RETRY_WITHOUT_KEYS`];
 //! - a fetch reads at most [`MAX_JWKS_BYTES`] and follows no redirect.
 
 use std::future::Future;
@@ -37,6 +40,8 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 /// How old the keys may grow before a request refreshes them.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(600);
+/// How long keys stay in use past [`REFRESH_INTERVAL`] while every refresh fails (stale-if-error, RFC 5861).
+pub const MAX_STALE: Duration = Duration::from_secs(3600);
 /// While no key is known, the least time between two attempts.
 pub const RETRY_WITHOUT_KEYS: Duration = Duration::from_secs(1);
 /// The largest JWKS read. Auth0's holds two or three keys in about 4 KiB.
@@ -53,6 +58,8 @@ pub struct KeyPolicy {
     pub refresh_interval: Duration,
     /// [`RETRY_WITHOUT_KEYS`].
     pub retry_without_keys: Duration,
+    /// [`MAX_STALE`].
+    pub max_stale: Duration,
 }
 
 impl Default for KeyPolicy {
@@ -62,6 +69,7 @@ impl Default for KeyPolicy {
             refetch_cooldown: REFETCH_COOLDOWN,
             refresh_interval: REFRESH_INTERVAL,
             retry_without_keys: RETRY_WITHOUT_KEYS,
+            max_stale: MAX_STALE,
         }
     }
 }
@@ -153,8 +161,8 @@ impl JwksClient for HttpJwksClient {
 /// One usable verification key from a JWKS.
 pub struct Jwk {
     kid: String,
-    /// The algorithms this key may verify: its `alg` when it names one, else every algorithm of its type.
-    algorithms: &'static [Algorithm],
+    /// The one algorithm this key verifies.
+    algorithm: Algorithm,
     key: DecodingKey,
 }
 
@@ -167,7 +175,7 @@ impl Jwk {
 
 impl std::fmt::Debug for Jwk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jwk").field("kid", &self.kid).field("algorithms", &self.algorithms).finish()
+        f.debug_struct("Jwk").field("kid", &self.kid).field("algorithm", &self.algorithm).finish()
     }
 }
 
@@ -197,10 +205,15 @@ const RSA_ALGORITHMS: &[Algorithm] =
     &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512];
 
 impl KeySet {
-    /// Reads a JWKS document. Keys this API cannot or must not use are skipped, not fatal: a key without a
-    /// `kid`, with a `use` other than `sig`, with `key_ops` lacking `verify`, of an unsupported type or
-    /// curve, symmetric (`oct`: HMAC keys never come from a JWKS), or whose `alg` disagrees with its type.
-    pub fn from_json(document: &[u8]) -> Result<Self, FetchError> {
+    /// Reads a JWKS document for a verifier that accepts `algorithms`. Each key verifies exactly one
+    /// algorithm (RFC 8725 §3.1): its `alg`, or, for an RSA key without one, the one RSA algorithm of
+    /// `algorithms` (EC and Ed25519 keys have one by their curve).
+    ///
+    /// Keys this API cannot or must not use are skipped, not fatal: a key without a `kid`, with a `use` other
+    /// than `sig`, with `key_ops` lacking `verify`, of an unsupported type or curve, symmetric (`oct`: HMAC
+    /// keys never come from a JWKS), whose `alg` disagrees with its type, or an RSA key without `alg` while
+    /// `algorithms` holds none or several RSA algorithms (which one it is for cannot be known).
+    pub fn from_json(document: &[u8], algorithms: &[Algorithm]) -> Result<Self, FetchError> {
         #[derive(Deserialize)]
         struct Document {
             keys: Vec<Value>,
@@ -211,7 +224,7 @@ impl KeySet {
             .keys
             .into_iter()
             .filter_map(|value| serde_json::from_value::<JwkDocument>(value).ok())
-            .filter_map(usable_key)
+            .filter_map(|jwk| usable_key(jwk, algorithms))
             .map(Arc::new)
             .collect();
         if keys.is_empty() {
@@ -222,12 +235,12 @@ impl KeySet {
 
     /// The key with this `kid` that may verify `algorithm`.
     pub fn find(&self, kid: &str, algorithm: Algorithm) -> Option<&Arc<Jwk>> {
-        self.keys.iter().find(|jwk| jwk.kid == kid && jwk.algorithms.contains(&algorithm))
+        self.keys.iter().find(|jwk| jwk.kid == kid && jwk.algorithm == algorithm)
     }
 
     /// Whether some key of the set may verify `algorithm`.
     pub fn supports(&self, algorithm: Algorithm) -> bool {
-        self.keys.iter().any(|jwk| jwk.algorithms.contains(&algorithm))
+        self.keys.iter().any(|jwk| jwk.algorithm == algorithm)
     }
 
     /// How many usable keys the set holds.
@@ -241,7 +254,7 @@ impl KeySet {
     }
 }
 
-fn usable_key(mut jwk: JwkDocument) -> Option<Jwk> {
+fn usable_key(mut jwk: JwkDocument, accepted: &[Algorithm]) -> Option<Jwk> {
     let kid = jwk.kid.take()?;
     if jwk.use_.as_deref().is_some_and(|use_| use_ != "sig") {
         return None;
@@ -260,15 +273,21 @@ fn usable_key(mut jwk: JwkDocument) -> Option<Jwk> {
         }
         _ => return None,
     };
-    let algorithms = match jwk.alg.as_deref() {
-        None => algorithms,
+    let position = match jwk.alg.as_deref() {
         Some(alg) => {
             let named = alg.parse::<Algorithm>().ok()?;
-            let position = algorithms.iter().position(|candidate| *candidate == named)?;
-            &algorithms[position..=position]
+            algorithms.iter().position(|candidate| *candidate == named)?
+        }
+        None => {
+            let mut candidates = (0..algorithms.len()).filter(|at| accepted.contains(&algorithms[*at]));
+            match (candidates.next(), candidates.next()) {
+                (Some(only), None) => only,
+                _ if algorithms.len() == 1 => 0,
+                _ => return None,
+            }
         }
     };
-    Some(Jwk { kid, algorithms, key })
+    Some(Jwk { kid, algorithm: algorithms[position], key })
 }
 
 /// An EC public key whose coordinates have the curve's exact length (jsonwebtoken does not know the curve).
@@ -306,6 +325,8 @@ struct State {
     last_attempt: Option<Instant>,
     /// When the keys were last fetched successfully.
     last_success: Option<Instant>,
+    /// When the last fetch for an unknown `kid` started: the cooldown runs from here.
+    last_miss_fetch: Option<Instant>,
     /// Whether the last fetch failed.
     failing: bool,
     /// Counts finished fetches, so that requests that waited for one do not start another.
@@ -316,6 +337,8 @@ struct State {
 pub struct KeyStore {
     client: Box<dyn JwksClient>,
     policy: KeyPolicy,
+    /// The verifier's algorithms, which bind a key without `alg` ([`KeySet::from_json`]).
+    algorithms: Vec<Algorithm>,
     state: Mutex<State>,
     /// Held for the duration of a fetch, so that concurrent misses share one.
     fetching: tokio::sync::Mutex<()>,
@@ -332,15 +355,16 @@ impl std::fmt::Debug for KeyStore {
 }
 
 impl KeyStore {
-    /// A store with no keys yet.
-    pub fn new(client: Box<dyn JwksClient>, policy: KeyPolicy) -> Self {
-        Self::starting_with(client, policy, State::default())
+    /// A store with no keys yet, for a verifier that accepts `algorithms`.
+    pub fn new(client: Box<dyn JwksClient>, policy: KeyPolicy, algorithms: &[Algorithm]) -> Self {
+        Self::starting_with(client, policy, algorithms, State::default())
     }
 
-    fn starting_with(client: Box<dyn JwksClient>, policy: KeyPolicy, state: State) -> Self {
+    fn starting_with(client: Box<dyn JwksClient>, policy: KeyPolicy, algorithms: &[Algorithm], state: State) -> Self {
         Self {
             client,
             policy,
+            algorithms: algorithms.to_vec(),
             state: Mutex::new(state),
             fetching: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
@@ -352,8 +376,15 @@ impl KeyStore {
     /// `now`: the cold start needs no fetch, the keys are refreshed after [`KeyPolicy::refresh_interval`], and a
     /// `kid` they lack is fetched at once (no fetch has started the cooldown). The first successful fetch
     /// replaces them, so a key the tenant no longer publishes does not outlive it.
-    pub fn with_keys(client: Box<dyn JwksClient>, policy: KeyPolicy, keys: KeySet, now: Instant) -> Self {
-        Self::starting_with(client, policy, State { keys: Arc::new(keys), last_success: Some(now), ..State::default() })
+    pub fn with_keys(
+        client: Box<dyn JwksClient>,
+        policy: KeyPolicy,
+        algorithms: &[Algorithm],
+        keys: KeySet,
+        now: Instant,
+    ) -> Self {
+        let state = State { keys: Arc::new(keys), last_success: Some(now), ..State::default() };
+        Self::starting_with(client, policy, algorithms, state)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -376,12 +407,16 @@ impl KeyStore {
 
     /// The key for a token's `kid` and `alg` at `now`, fetching the JWKS when the policy allows.
     pub async fn key_for(&self, kid: &str, algorithm: Algorithm, now: Instant) -> Result<Arc<Jwk>, KeyError> {
-        let (keys, generation) = {
+        let (keys, generation, current) = {
             let state = self.state();
-            (state.keys.clone(), state.generation)
+            (
+                state.keys.clone(),
+                state.generation,
+                !self.refresh_due(&state, now) && self.within_stale_bound(&state, now),
+            )
         };
         let reason = match keys.find(kid, algorithm) {
-            Some(jwk) if !self.refresh_due(&self.state(), now) => return Ok(jwk.clone()),
+            Some(jwk) if current => return Ok(jwk.clone()),
             Some(_) => Reason::Refresh,
             None => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
@@ -391,15 +426,16 @@ impl KeyStore {
         let _ = self.fetch(generation, now, reason).await;
 
         let state = self.state();
-        if let Some(jwk) = state.keys.find(kid, algorithm) {
+        let usable = self.within_stale_bound(&state, now);
+        if let Some(jwk) = state.keys.find(kid, algorithm).filter(|_| usable) {
             return Ok(jwk.clone());
         }
         // A server fault must not tell the client its token is bad: while the JWKS cannot be fetched, a key
-        // we do not know may be one the tenant just rotated in.
-        let wait = match (state.keys.is_empty(), state.failing) {
+        // we do not know may be one the tenant just rotated in, and keys past their stale bound may be revoked.
+        let wait = match (state.keys.is_empty(), usable && !state.failing) {
             (true, _) => self.policy.retry_without_keys,
-            (false, true) => self.policy.refetch_cooldown,
-            (false, false) => return Err(KeyError::Unknown),
+            (false, false) => self.policy.refetch_cooldown,
+            (false, true) => return Err(KeyError::Unknown),
         };
         Err(KeyError::Unavailable { retry_after: wait.as_secs().max(1) })
     }
@@ -409,6 +445,14 @@ impl KeyStore {
         let since = |at: Option<Instant>| at.map(|at| now.saturating_duration_since(at));
         since(state.last_success).is_some_and(|age| age >= self.policy.refresh_interval)
             && since(state.last_attempt).is_none_or(|age| age >= self.policy.refetch_cooldown)
+    }
+
+    /// Whether the keys may still be used at `now`: fetched at most [`KeyPolicy::refresh_interval`] plus
+    /// [`KeyPolicy::max_stale`] ago.
+    fn within_stale_bound(&self, state: &State, now: Instant) -> bool {
+        state.last_success.is_some_and(|at| {
+            now.saturating_duration_since(at) <= self.policy.refresh_interval.saturating_add(self.policy.max_stale)
+        })
     }
 
     /// Whether the policy allows a fetch for `reason` now.
@@ -421,7 +465,9 @@ impl KeyStore {
             Reason::Miss if state.keys.is_empty() => {
                 attempt_age.is_none_or(|age| age >= self.policy.retry_without_keys)
             }
-            Reason::Miss => attempt_age.is_none_or(|age| age >= self.policy.refetch_cooldown),
+            Reason::Miss => {
+                state.last_miss_fetch.is_none_or(|at| now.saturating_duration_since(at) >= self.policy.refetch_cooldown)
+            }
         }
     }
 
@@ -436,11 +482,14 @@ impl KeyStore {
                 return None;
             }
             state.last_attempt = Some(now);
+            if reason == Reason::Miss {
+                state.last_miss_fetch = Some(now);
+            }
         }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = match tokio::time::timeout(self.policy.fetch_timeout, self.client.fetch()).await {
             Err(_) => Err(FetchError::TimedOut),
-            Ok(fetched) => fetched.and_then(|bytes| KeySet::from_json(&bytes)),
+            Ok(fetched) => fetched.and_then(|bytes| KeySet::from_json(&bytes, &self.algorithms)),
         };
         let mut state = self.state();
         state.generation += 1;
@@ -482,8 +531,15 @@ mod tests {
         json!({"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": "sXch", "e": "AQAB"})
     }
 
+    /// What the function accepts by default with a JWKS and a secret.
+    const ACCEPTED: &[Algorithm] = &[Algorithm::RS256, Algorithm::HS256];
+
     fn set(keys: Value) -> Result<KeySet, FetchError> {
-        KeySet::from_json(json!({ "keys": keys }).to_string().as_bytes())
+        set_for(keys, ACCEPTED)
+    }
+
+    fn set_for(keys: Value, accepted: &[Algorithm]) -> Result<KeySet, FetchError> {
+        KeySet::from_json(json!({ "keys": keys }).to_string().as_bytes(), accepted)
     }
 
     #[test]
@@ -495,13 +551,35 @@ mod tests {
     }
 
     #[test]
-    fn rsa_key_without_alg_verifies_any_rsa_alg() {
+    fn rsa_key_without_alg_verifies_only_the_one_accepted_rsa_alg() {
         let mut jwk = rsa_jwk();
         jwk.as_object_mut().unwrap().remove("alg");
         let keys = set(json!([jwk])).unwrap();
+        assert!(keys.find("r1", Algorithm::RS256).is_some());
+        for other in [Algorithm::RS384, Algorithm::PS256, Algorithm::PS384, Algorithm::ES256, Algorithm::HS256] {
+            assert!(keys.find("r1", other).is_none(), "{other:?}");
+        }
+        let keys = set_for(json!([jwk]), &[Algorithm::PS384, Algorithm::ES256]).unwrap();
         assert!(keys.find("r1", Algorithm::PS384).is_some());
-        assert!(keys.find("r1", Algorithm::ES256).is_none());
-        assert!(keys.find("r1", Algorithm::HS256).is_none());
+        assert!(keys.find("r1", Algorithm::RS256).is_none());
+    }
+
+    #[test]
+    fn rsa_key_without_alg_is_skipped_when_its_algorithm_cannot_be_known() {
+        let mut jwk = rsa_jwk();
+        jwk.as_object_mut().unwrap().remove("alg");
+        let ec = json!({"kty": "EC", "kid": "e", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode([1u8; 32]), "y": URL_SAFE_NO_PAD.encode([1u8; 32])});
+        let keys = set_for(json!([jwk, ec]), &[Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]).unwrap();
+        assert_eq!(keys.len(), 1, "two RSA algorithms accepted: the key without alg is for neither");
+        assert!(keys.find("r1", Algorithm::RS256).is_none());
+        assert!(set_for(json!([jwk]), &[Algorithm::ES256]).is_err(), "no RSA algorithm accepted");
+        // A key that names its algorithm is not affected.
+        assert!(
+            set_for(json!([rsa_jwk()]), &[Algorithm::RS256, Algorithm::PS256])
+                .unwrap()
+                .find("r1", Algorithm::RS256)
+                .is_some()
+        );
     }
 
     #[test]
@@ -585,7 +663,7 @@ mod tests {
     }
 
     fn store(client: &Arc<Scripted>) -> KeyStore {
-        KeyStore::new(Box::new(client.clone()), KeyPolicy::default())
+        KeyStore::new(Box::new(client.clone()), KeyPolicy::default(), ACCEPTED)
     }
 
     fn run<T>(future: impl Future<Output = T>) -> T {
@@ -603,11 +681,81 @@ mod tests {
                 let at = start + Duration::from_secs(offset);
                 assert_eq!(store.key_for("nope", Algorithm::RS256, at).await.unwrap_err(), KeyError::Unknown);
             }
-            assert_eq!(client.fetches(), 1, "no refetch inside the cooldown");
+            assert_eq!(client.fetches(), 2, "the first miss refetches, the next ones inside the cooldown do not");
             let at = start + REFETCH_COOLDOWN;
             assert_eq!(store.key_for("nope", Algorithm::RS256, at).await.unwrap_err(), KeyError::Unknown);
-            assert_eq!(client.fetches(), 2, "one refetch once the cooldown has passed");
-            assert_eq!(store.counters(), (2, 4), "two fetches, four misses");
+            assert_eq!(client.fetches(), 3, "one refetch once the cooldown has passed");
+            assert_eq!(store.counters(), (3, 4), "three fetches, four misses");
+        });
+    }
+
+    #[test]
+    fn a_key_added_right_after_the_cold_start_is_picked_up_at_its_first_use() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let store = store(&client);
+        run(async {
+            store.prefetch().await.unwrap();
+            let mut added = rsa_jwk();
+            added["kid"] = json!("r2");
+            *client.body.lock().unwrap() = Ok(Bytes::from(json!({ "keys": [rsa_jwk(), added] }).to_string()));
+            assert!(store.key_for("r2", Algorithm::RS256, Instant::now()).await.is_ok());
+            assert_eq!(client.fetches(), 2, "the cold-start fetch does not start the unknown-kid cooldown");
+        });
+    }
+
+    #[test]
+    fn a_refresh_does_not_start_the_unknown_kid_cooldown() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let store = store(&client);
+        run(async {
+            store.prefetch().await.unwrap();
+            let start = Instant::now();
+            assert_eq!(store.key_for("nope", Algorithm::RS256, start).await.unwrap_err(), KeyError::Unknown);
+            assert!(store.key_for("r1", Algorithm::RS256, start + REFRESH_INTERVAL).await.is_ok());
+            assert_eq!(client.fetches(), 3, "cold start, miss, refresh");
+            let at = start + REFRESH_INTERVAL + Duration::from_secs(1);
+            assert_eq!(store.key_for("nope", Algorithm::RS256, at).await.unwrap_err(), KeyError::Unknown);
+            assert_eq!(client.fetches(), 4, "the last miss fetch was long ago; the refresh does not count");
+        });
+    }
+
+    #[test]
+    fn keys_are_not_used_past_the_stale_bound_while_refreshes_fail() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let store = store(&client);
+        run(async {
+            store.prefetch().await.unwrap();
+            let start = Instant::now();
+            client.fail();
+            let last_stale = start + REFRESH_INTERVAL + MAX_STALE - Duration::from_secs(1);
+            assert!(store.key_for("r1", Algorithm::RS256, last_stale).await.is_ok(), "stale-if-error");
+            let bound = start + REFRESH_INTERVAL + MAX_STALE + Duration::from_secs(1);
+            let error = store.key_for("r1", Algorithm::RS256, bound).await.unwrap_err();
+            assert_eq!(error, KeyError::Unavailable { retry_after: REFETCH_COOLDOWN.as_secs() });
+            let fetches = client.fetches();
+            // Inside the cooldown no fetch is made, and the old key is still not used.
+            let error = store.key_for("r1", Algorithm::RS256, bound + Duration::from_secs(1)).await.unwrap_err();
+            assert!(matches!(error, KeyError::Unavailable { .. }));
+            assert_eq!(client.fetches(), fetches);
+            // Once the JWKS answers again, the key is back.
+            *client.body.lock().unwrap() = Ok(Bytes::from(json!({ "keys": [rsa_jwk()] }).to_string()));
+            assert!(store.key_for("r1", Algorithm::RS256, bound + REFETCH_COOLDOWN).await.is_ok());
+        });
+    }
+
+    #[test]
+    fn an_idle_instance_does_not_use_keys_past_the_stale_bound_when_the_refresh_fails() {
+        let client = Scripted::serving(json!([rsa_jwk()]));
+        let policy = KeyPolicy { max_stale: Duration::ZERO, ..KeyPolicy::default() };
+        let store = KeyStore::new(Box::new(client.clone()), policy, ACCEPTED);
+        run(async {
+            store.prefetch().await.unwrap();
+            client.fail();
+            let error = store
+                .key_for("r1", Algorithm::RS256, Instant::now() + REFRESH_INTERVAL + Duration::from_secs(1))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, KeyError::Unavailable { .. }), "AUTH0_JWKS_MAX_STALE_SECONDS=0: no stale keys");
         });
     }
 
@@ -665,7 +813,7 @@ mod tests {
         let client = Scripted::serving(json!([rsa_jwk()]));
         let start = Instant::now();
         let supplied = set(json!([rsa_jwk()])).unwrap();
-        let store = KeyStore::with_keys(Box::new(client.clone()), KeyPolicy::default(), supplied, start);
+        let store = KeyStore::with_keys(Box::new(client.clone()), KeyPolicy::default(), ACCEPTED, supplied, start);
         run(async {
             assert_eq!(store.prefetch().await, Ok(1));
             assert!(store.key_for("r1", Algorithm::RS256, start + REFRESH_INTERVAL / 2).await.is_ok());
@@ -681,7 +829,7 @@ mod tests {
     fn documents_that_are_not_a_jwks_are_unusable() {
         for body in [&b"not json"[..], b"{}", b"[]", b"{\"keys\": {}}", b"{\"keys\": []}"] {
             assert!(
-                matches!(KeySet::from_json(body), Err(FetchError::Unusable(_))),
+                matches!(KeySet::from_json(body, ACCEPTED), Err(FetchError::Unusable(_))),
                 "{}",
                 String::from_utf8_lossy(body)
             );

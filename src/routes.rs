@@ -141,8 +141,8 @@ impl App {
             (None, None) => None,
         };
         let keys = client.map(|client| match config.supplied_keys {
-            Some(keys) => KeyStore::with_keys(client, config.key_policy, keys, Instant::now()),
-            None => KeyStore::new(client, config.key_policy),
+            Some(keys) => KeyStore::with_keys(client, config.key_policy, &config.algorithms, keys, Instant::now()),
+            None => KeyStore::new(client, config.key_policy, &config.algorithms),
         });
         Ok(Self {
             auth: Authenticator::new(verifier, keys),

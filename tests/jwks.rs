@@ -212,6 +212,55 @@ async fn a_failed_refresh_keeps_the_keys_already_known() {
 }
 
 #[tokio::test]
+async fn keys_past_the_stale_bound_are_not_used_while_the_jwks_is_down() {
+    let key = rs256();
+    let server = JwksServer::serving(&[key.jwk()]).await;
+    // Every request is due a refresh, and keys may not outlive a failed one (AUTH0_JWKS_MAX_STALE_SECONDS=0).
+    let app = app(&server, &[], KeyPolicy { refresh_interval: Duration::ZERO, max_stale: Duration::ZERO, ..eager() });
+    app.prefetch_keys().await.unwrap().unwrap();
+    let token = key.sign(&claims());
+    assert_eq!(get(&app, "/api/private", Some(&token)).await.status, 200);
+    server.set(Mode::Status(503));
+    let answer = get(&app, "/api/private", Some(&token)).await;
+    assert_answer(&answer, 503, "jwks_unavailable");
+    assert!(answer.header("retry-after").parse::<u64>().is_ok_and(|seconds| seconds >= 1));
+    server.serve(&[key.jwk()]);
+    assert_eq!(get(&app, "/api/private", Some(&token)).await.status, 200, "the key is back with the JWKS");
+}
+
+#[tokio::test]
+async fn a_new_kid_right_after_the_cold_start_is_fetched_at_its_first_use() {
+    let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "added", Algorithm::RS256));
+    let server = JwksServer::serving(&[old.jwk()]).await;
+    let app = app(&server, &[], KeyPolicy::default());
+    app.prefetch_keys().await.unwrap().unwrap();
+    server.serve(&[old.jwk(), new.jwk()]);
+    assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
+    assert_eq!(server.requests(), 2, "the cold-start fetch did not start the unknown-kid cooldown");
+    let other = new.sign_with_header(&claims(), |header| header.kid = Some("still-unknown".into()));
+    assert_answer(&get(&app, "/api/private", Some(&other)).await, 401, "unknown_key");
+    assert_eq!(server.requests(), 2, "a second unknown kid inside the cooldown fetches nothing");
+}
+
+#[tokio::test]
+async fn an_rsa_key_without_alg_verifies_only_the_one_rsa_algorithm_allowed() {
+    let rs = rs256();
+    let mut jwk = rs.jwk();
+    jwk.as_object_mut().unwrap().remove("alg");
+    let server = JwksServer::serving(&[jwk]).await;
+    let rs256_only = app(&server, &[("AUTH0_ALGORITHMS", "RS256")], KeyPolicy::default());
+    assert_eq!(get(&rs256_only, "/api/private", Some(&rs.sign(&claims()))).await.status, 200);
+
+    // With RS256 and PS256 both allowed, which one the key is for cannot be known: it is not used.
+    let both = app(&server, &[("AUTH0_ALGORITHMS", "RS256,PS256")], KeyPolicy::default());
+    assert_eq!(get(&both, "/api/private", Some(&rs.sign(&claims()))).await.status, 503);
+    let ps = SigningKey::rsa("rsa-primary", "primary", Algorithm::PS256);
+    let ps256_only = app(&server, &[("AUTH0_ALGORITHMS", "PS256")], KeyPolicy::default());
+    assert_eq!(get(&ps256_only, "/api/private", Some(&ps.sign(&claims()))).await.status, 200);
+    assert_answer(&get(&ps256_only, "/api/private", Some(&rs.sign(&claims()))).await, 401, "invalid_algorithm");
+}
+
+#[tokio::test]
 async fn a_jwks_with_unusable_keys_still_serves_the_usable_ones() {
     let key = rs256();
     let mut encryption = SigningKey::rsa("rsa-rotated", "enc", Algorithm::RS256).jwk();

@@ -49,6 +49,19 @@ async fn a_plain_secret_string_is_the_hmac_secret() {
 }
 
 #[tokio::test]
+async fn a_secret_stored_from_a_file_with_its_final_newline_still_verifies() {
+    // `aws secretsmanager create-secret --secret-string file://secret.txt` keeps the file's newline.
+    let moto = Moto::start();
+    let arn = moto.create_secret("auth0/from-file", &format!("{SECRET}\n")).await;
+    let loader = moto.loader();
+    let config = load_config(lookup(&env_with_arn(&arn, &[])), || loader).await.unwrap();
+    assert_eq!(config.hmac_secret.as_deref(), Some(SECRET.as_bytes()));
+    let app = App::new(config).unwrap();
+    let answer = support::call_protected(&app, &format!("Bearer {}", support::mint(&support::claims()))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[tokio::test]
 async fn a_json_secret_is_read_under_the_configured_key() {
     let moto = Moto::start();
     let json = serde_json::json!({"client_id": "abc", "client_secret": SECRET}).to_string();
