@@ -10,7 +10,14 @@
 //! cargo build --release --example bare-lambda && cargo bench --bench cold_start
 //! ```
 //!
-//! `AUTH0_LAMBDA_API_BIN` measures another build of the function (for example `cargo lambda build`'s).
+//! `AUTH0_LAMBDA_API_BIN` measures another build of the function and `BARE_LAMBDA_BIN` another build of the
+//! baseline: the figures in the README are of what `cargo lambda build --release` deploys, for both:
+//!
+//! ```text
+//! cargo lambda build --release --bin auth0-lambda-api && cargo lambda build --release --example bare-lambda
+//! AUTH0_LAMBDA_API_BIN=target/lambda/auth0-lambda-api/bootstrap BARE_LAMBDA_BIN=target/lambda/bare-lambda/bootstrap \
+//!   cargo bench --bench cold_start
+//! ```
 
 #[path = "../tests/emulator/mod.rs"]
 mod emulator;
@@ -78,7 +85,8 @@ fn main() {
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let bare = format!("{}/target/release/examples/bare-lambda", env!("CARGO_MANIFEST_DIR"));
+    let bare = std::env::var("BARE_LAMBDA_BIN")
+        .unwrap_or_else(|_| format!("{}/target/release/examples/bare-lambda", env!("CARGO_MANIFEST_DIR")));
     let function = emulator::function_binary();
     let rsa = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
     // The servers run on the benchmark's runtime for as long as the runs need them.

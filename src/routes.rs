@@ -171,8 +171,11 @@ impl App {
         if let Some(metrics) = &self.metrics {
             metrics.emit(&RequestRecord { outcome: code, route, duration, jwks: self.jwks_counts() });
         }
+        let context = request.lambda_context_ref();
         tracing::info!(
-            request_id = request.lambda_context_ref().map(|context| context.request_id.as_str()),
+            request_id = context.map(|context| context.request_id.as_str()),
+            // The invocation's X-Ray trace id, which Lambda sends with each one: logs and traces line up.
+            xray_trace_id = context.and_then(|context| context.xray_trace_id.as_deref()),
             method = request.method().as_str(),
             path = route_path(&request),
             status = response.status().as_u16(),

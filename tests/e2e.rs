@@ -115,7 +115,15 @@ async fn every_request_logs_one_json_line_without_the_token_or_claims() {
         assert_eq!(line["method"], "GET");
         assert!(line["request_id"].as_str().is_some_and(|id| id.starts_with("req-")), "{line}");
         assert!(line["duration_us"].is_u64(), "{line}");
+        assert!(line["xray_trace_id"].as_str().is_some_and(|id| id.starts_with("Root=1-")), "{line}");
     }
+    // Each invocation's own trace id (the emulator sends a fresh one each time, as Lambda does).
+    let mut trace_ids: Vec<&str> = lines.iter().map(|line| line["xray_trace_id"].as_str().unwrap()).collect();
+    trace_ids.dedup();
+    assert_eq!(trace_ids.len(), 3, "{trace_ids:?}");
+    let mut request_ids: Vec<&str> = lines.iter().map(|line| line["request_id"].as_str().unwrap()).collect();
+    request_ids.dedup();
+    assert_eq!(request_ids.len(), 3, "{request_ids:?}");
     let everything = emulator.logs().join("\n");
     assert!(!everything.contains(&token), "a log line carries the token");
     assert!(!everything.contains("private@example.com"), "a log line carries a claim value");

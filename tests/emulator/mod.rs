@@ -40,6 +40,8 @@ struct Shared {
     next_polls: AtomicUsize,
     first_poll: Mutex<Option<Instant>>,
     invocations: AtomicUsize,
+    /// Invocations handed to the function so far; numbers each one's trace id.
+    handed_out: AtomicUsize,
 }
 
 /// The emulator and the function process it serves.
@@ -48,6 +50,7 @@ pub struct Emulator {
     pub gateway: SocketAddr,
     spawned: Instant,
     shared: Arc<Shared>,
+    queue: mpsc::UnboundedSender<Invocation>,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
 }
@@ -76,7 +79,8 @@ impl Emulator {
         let runtime_shared = shared.clone();
         serve(runtime_listener, move |request| runtime_api_route(runtime_shared.clone(), inbox.clone(), request));
         let gateway_shared = shared.clone();
-        serve(gateway_listener, move |request| gateway_route(gateway_shared.clone(), queue.clone(), request));
+        let gateway_queue = queue.clone();
+        serve(gateway_listener, move |request| gateway_route(gateway_shared.clone(), gateway_queue.clone(), request));
 
         let spawned = Instant::now();
         let mut child = Command::new(binary)
@@ -95,7 +99,7 @@ impl Emulator {
         let logs = Arc::new(Mutex::new(Vec::new()));
         tokio::spawn(collect_lines(child.stdout.take().unwrap(), logs.clone()));
         tokio::spawn(collect_lines(child.stderr.take().unwrap(), logs.clone()));
-        Self { gateway, spawned, shared, child, logs }
+        Self { gateway, spawned, shared, queue, child, logs }
     }
 
     /// Polls until the function asks for its first invocation, i.e. its cold start is over.
@@ -122,6 +126,18 @@ impl Emulator {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         status.code()
+    }
+
+    /// Hands `event` (any payload: API Gateway v1 or v2) to the function as one invocation and waits for its
+    /// answer: the response object, or the error it reported.
+    pub async fn invoke(&self, event: Value) -> Result<Value, String> {
+        let id = format!("req-{}", self.shared.invocations.fetch_add(1, Ordering::SeqCst) + 1);
+        let (reply, outcome) = oneshot::channel();
+        self.queue.send(Invocation { id, event, reply }).map_err(|_| "no function".to_owned())?;
+        tokio::time::timeout(PATIENCE, outcome)
+            .await
+            .map_err(|_| "no answer in time".to_owned())?
+            .map_err(|_| "the invocation was dropped".to_owned())?
     }
 
     /// How many times the function asked for an invocation.
@@ -195,6 +211,9 @@ async fn runtime_api_route(
             return answer(StatusCode::GONE, "");
         };
         shared.pending.lock().unwrap().insert(invocation.id.clone(), invocation.reply);
+        // A fresh X-Ray trace id per invocation, as Lambda sends (lambda_runtime puts it in the environment).
+        let sequence = shared.handed_out.fetch_add(1, Ordering::SeqCst) + 1;
+        let trace_id = format!("Root=1-6749f0a0-{sequence:024x};Parent={sequence:016x};Sampled=0");
         let deadline =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(30);
         let mut response = answer(StatusCode::OK, invocation.event.to_string());
@@ -205,7 +224,7 @@ async fn runtime_api_route(
             "lambda-runtime-invoked-function-arn",
             "arn:aws:lambda:us-east-1:123456789012:function:auth0-lambda-api".parse().unwrap(),
         );
-        headers.insert("lambda-runtime-trace-id", "Root=1-6749f0a0-0123456789abcdef01234567".parse().unwrap());
+        headers.insert("lambda-runtime-trace-id", trace_id.parse().unwrap());
         return response;
     }
     let Some((id, outcome)) = path.strip_prefix("/invocation/").and_then(|rest| rest.split_once('/')) else {
