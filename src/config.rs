@@ -8,7 +8,6 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use lambda_http::http::Uri;
-use tracing::level_filters::LevelFilter;
 
 use crate::error::Realm;
 use crate::jwks::{FetchError, KeyPolicy, KeySet};
@@ -111,7 +110,7 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError { variable, problem: problem.into() }
 }
 
@@ -228,6 +227,29 @@ impl Config {
         })
     }
 
+    /// Logs the effective configuration as one `info` line at cold start, so that a wrong setup shows at once:
+    /// issuers, audiences, algorithms, the JWKS URL, whether a secret is configured (never its value), and
+    /// the rest of the settings that change what is accepted.
+    pub fn log_summary(&self) {
+        let jwks_url = self.jwks_url.as_ref().map(ToString::to_string);
+        // jsonwebtoken's Debug of an algorithm is its JOSE name (`RS256`, `EdDSA`).
+        let algorithms: Vec<String> = self.algorithms.iter().map(|algorithm| format!("{algorithm:?}")).collect();
+        tracing::info!(
+            audiences = self.audiences.join(","),
+            issuers = if self.issuers.is_empty() { "(not checked)".to_owned() } else { self.issuers.join(",") },
+            algorithms = algorithms.join(","),
+            jwks_url,
+            supplied_jwks_keys = self.supplied_keys.as_ref().map(KeySet::len),
+            jwks_max_stale_seconds = self.key_policy.max_stale.as_secs(),
+            hmac_secret = if self.hmac_secret.is_some() { "configured" } else { "none" },
+            extra_ca_certificates = self.trust.extra_root_count(),
+            leeway_seconds = self.leeway,
+            email_claim = self.email_claim.as_deref(),
+            metrics = self.metrics.is_some(),
+            "configuration"
+        );
+    }
+
     /// The token policy this configuration describes.
     pub fn policy(&self) -> Policy {
         let mut policy = Policy::new(self.audiences.clone());
@@ -236,25 +258,6 @@ impl Config {
         policy.leeway = self.leeway;
         policy
     }
-}
-
-/// The log level: `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by its advanced logging controls),
-/// else `info`. Read apart from [`Config`] because logging starts before the configuration is read, so that
-/// a configuration error can be logged.
-pub fn log_level(lookup: impl Fn(&str) -> Option<String>) -> Result<LevelFilter, ConfigError> {
-    for variable in ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"] {
-        let Some(text) = lookup(variable).filter(|text| !text.trim().is_empty()) else {
-            continue;
-        };
-        return match text.trim() {
-            // Lambda's scale ends at FATAL; tracing's at ERROR.
-            fatal if fatal.eq_ignore_ascii_case("fatal") => Ok(LevelFilter::ERROR),
-            level => level
-                .parse::<LevelFilter>()
-                .map_err(|_| invalid(variable, "must be one of error, warn, info, debug, trace, off")),
-        };
-    }
-    Ok(LevelFilter::INFO)
 }
 
 /// `AUTH0_DOMAIN` as a host name: `example.us.auth0.com`; a leading `https://` and a trailing `/` are
@@ -728,19 +731,6 @@ mod tests {
     fn email_claim_is_read() {
         let config = minimal(&[("AUTH0_EMAIL_CLAIM", "https://example.com/email")]).unwrap();
         assert_eq!(config.email_claim.as_deref(), Some("https://example.com/email"));
-    }
-
-    #[test]
-    fn log_level_defaults_to_info_and_prefers_rust_log() {
-        let level = |vars: &[(&str, &str)]| {
-            let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-            log_level(|name| map.get(name).cloned())
-        };
-        assert_eq!(level(&[]), Ok(LevelFilter::INFO));
-        assert_eq!(level(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]), Ok(LevelFilter::DEBUG));
-        assert_eq!(level(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]), Ok(LevelFilter::ERROR));
-        assert_eq!(level(&[("RUST_LOG", "warn"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]), Ok(LevelFilter::WARN));
-        assert_eq!(level(&[("RUST_LOG", "verbose")]).unwrap_err().variable, "RUST_LOG");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
 //! - [`auth`]: bearer-token parsing, the requires-auth step (key choice, verification), the `claims()` accessor.
 //! - [`error`]: per-request errors and their single mapping to a response.
+//! - [`logging`]: JSON log lines, their filter, and what no level lets through.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines, one per request.
 //! - [`routes`]: the endpoints, their access rules, and the dispatcher.
 
@@ -21,6 +22,7 @@ pub mod claims;
 pub mod config;
 pub mod error;
 pub mod jwks;
+pub mod logging;
 pub mod metrics;
 pub mod routes;
 pub mod secrets;

@@ -2,19 +2,18 @@
 
 use std::process::ExitCode;
 
-use auth0_lambda_api::{App, config, secrets};
+use auth0_lambda_api::{App, logging, secrets};
 use lambda_http::service_fn;
-use tracing_subscriber::filter::LevelFilter;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // Logging starts first so that a configuration error reaches CloudWatch as a JSON line.
-    let level = config::log_level(|name| std::env::var(name).ok());
-    init_logging(*level.as_ref().unwrap_or(&LevelFilter::INFO));
+    let directives = logging::directives(|name| std::env::var(name).ok());
+    logging::init(directives.clone().unwrap_or_else(|_| logging::fallback()));
 
     // A bad configuration must fail the cold start (Lambda reports an init error), not every request.
     let env = |name: &str| std::env::var(name).ok();
-    let config = match level {
+    let config = match directives {
         Ok(_) => secrets::load_config(env, secrets::aws_defaults).await,
         Err(error) => Err(error),
     };
@@ -25,6 +24,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    config.log_summary();
     let app = match App::new(config) {
         Ok(app) => app,
         Err(error) => {
@@ -46,17 +46,4 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-/// JSON logs, one object per line on stdout, which Lambda sends to CloudWatch Logs.
-fn init_logging(level: LevelFilter) {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_max_level(level)
-        .with_writer(std::io::stdout)
-        .init();
 }

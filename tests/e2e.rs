@@ -296,6 +296,110 @@ async fn the_secret_is_read_from_secrets_manager_during_init() {
 }
 
 #[tokio::test]
+async fn the_cold_start_states_the_effective_configuration_without_the_secret() {
+    let url = "https://127.0.0.1:9/.well-known/jwks.json";
+    let emulator = Emulator::start(&env_with_jwks(url)).await;
+    emulator.wait_until_ready().await;
+    let lines: Vec<Value> = emulator.logs().iter().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let summary: Vec<&Value> = lines.iter().filter(|line| line["message"] == "configuration").collect();
+    assert_eq!(summary.len(), 1, "{lines:?}");
+    let summary = summary[0];
+    assert_eq!(summary["level"], "INFO");
+    assert_eq!(summary["audiences"], AUDIENCE);
+    assert_eq!(summary["issuers"], support::ISSUER);
+    assert_eq!(summary["algorithms"], "RS256,HS256");
+    assert_eq!(summary["jwks_url"], url);
+    assert_eq!(summary["hmac_secret"], "configured");
+    assert_eq!(summary["extra_ca_certificates"], 1);
+    assert!(!emulator.logs().join("\n").contains(support::SECRET), "a log line carries the secret");
+}
+
+#[tokio::test]
+async fn every_line_written_during_an_invocation_names_it() {
+    let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
+    let server = jwks_server::JwksServer::serving(&[key.jwk()]).await;
+    let url = server.url();
+    let mut config = env_with_jwks(&url);
+    config.push(("RUST_LOG", "warn,auth0_lambda_api=info"));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    // An unknown kid: the key store fetches the JWKS inside the invocation and logs it.
+    let unknown = key.sign_with_header(&support::claims(), |header| header.kid = Some("rotated".into()));
+    let answer =
+        http_get(emulator.gateway, "GET", "/api/private", &[("authorization", &format!("Bearer {unknown}"))]).await;
+    assert_eq!(answer.status, 401);
+    let started = std::time::Instant::now();
+    while request_lines(&emulator).is_empty() {
+        assert!(started.elapsed() < emulator::PATIENCE, "missing request line: {:?}", emulator.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let lines: Vec<Value> = emulator.logs().iter().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let fetches: Vec<&Value> = lines.iter().filter(|line| line["message"] == "JWKS fetched").collect();
+    assert_eq!(fetches.len(), 2, "the init fetch and the one for the unknown kid: {lines:?}");
+    assert!(fetches[0].get("spans").is_none_or(|spans| spans.as_array().unwrap().is_empty()), "init is no invocation");
+    for line in [fetches[1], &request_lines(&emulator)[0]] {
+        let invocation = &line["spans"][0];
+        assert_eq!(invocation["requestId"], line_request_id(&lines), "{line}");
+        assert!(invocation["xrayTraceId"].as_str().is_some_and(|id| id.starts_with("Root=1-")), "{line}");
+    }
+}
+
+/// The request id of the one request line among `lines`.
+fn line_request_id(lines: &[Value]) -> Value {
+    lines.iter().find(|line| line["message"] == "request").unwrap()["request_id"].clone()
+}
+
+/// At the most verbose level, set either way, with a secret from Secrets Manager under temporary credentials
+/// and a JWKS over TLS: no line carries the token, the client secret, the AWS secret key or session token.
+#[tokio::test]
+async fn no_log_level_lets_a_token_a_secret_or_a_credential_through() {
+    const SECRET_KEY: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
+    const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE-session-token-0123456789";
+    let moto = moto::Moto::start();
+    let arn = moto.create_secret("auth0/verbose", support::SECRET).await;
+    let key = jwks_server::SigningKey::rsa("rsa-primary", "primary", jsonwebtoken::Algorithm::RS256);
+    let server = jwks_server::JwksServer::serving(&[key.jwk()]).await;
+    let url = server.url();
+    let mut moto_env = moto.env();
+    for (name, value) in &mut moto_env {
+        if *name == "AWS_SECRET_ACCESS_KEY" {
+            *value = SECRET_KEY.into();
+        }
+    }
+    moto_env.push(("AWS_SESSION_TOKEN", SESSION_TOKEN.into()));
+    for level in [("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_LEVEL", "TRACE")] {
+        let mut config = env_with_secret_arn(&moto_env, &arn);
+        config.extend([("AUTH0_JWKS_URL", url.as_str()), ("AUTH0_ALGORITHMS", "RS256,HS256"), level]);
+        let emulator = Emulator::start(&config).await;
+        emulator.wait_until_ready().await;
+        let rs256 = key.sign(&support::claims());
+        let hs256 = minted_token(&[]);
+        for token in [&rs256, &hs256] {
+            let bearer = format!("Bearer {token}");
+            let answer = http_get(emulator.gateway, "GET", "/protected", &[("authorization", &bearer)]).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+        }
+        let started = std::time::Instant::now();
+        while request_lines(&emulator).len() < 2 {
+            assert!(started.elapsed() < emulator::PATIENCE, "missing request lines: {:?}", emulator.logs());
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let everything = emulator.logs().join("\n");
+        assert!(everything.lines().count() > 10, "{level:?} is not verbose: {everything}");
+        for (what, value) in [
+            ("the RS256 token", rs256.as_str()),
+            ("the HS256 token", hs256.as_str()),
+            ("a token's signature", rs256.rsplit('.').next().unwrap()),
+            ("the client secret", support::SECRET),
+            ("the AWS secret key", SECRET_KEY),
+            ("the AWS session token", SESSION_TOKEN),
+        ] {
+            assert!(!everything.contains(value), "{level:?} logs {what}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_missing_secret_fails_the_cold_start_naming_the_arn_variable() {
     let moto = moto::Moto::start();
     let moto_env = moto.env();
