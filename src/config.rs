@@ -34,6 +34,11 @@ pub fn min_secret_bytes(algorithm: Algorithm) -> usize {
     }
 }
 
+/// The secret of the local development configuration (`dev/local.env`). It is public: the function refuses it
+/// beside a tenant, so that a local run against a real tenant, or a deployment, never accepts tokens signed
+/// with it.
+pub const LOCAL_DEVELOPMENT_SECRET: &str = "local-development-secret-do-not-deploy-0123456789";
+
 /// How `AUTH0_CLIENT_SECRET` is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretEncoding {
@@ -164,6 +169,14 @@ impl Config {
             Some(_) => return Err(invalid("AUTH0_SECRET_ENCODING", "must be `raw` or `base64url`")),
         };
         let hmac_secret = get("AUTH0_CLIENT_SECRET").map(|secret| decode_secret(&secret, encoding)).transpose()?;
+        let tenant = domain.is_some() || jwks_url.as_ref().is_some_and(|url| !is_loopback(url));
+        if tenant && hmac_secret.as_deref() == Some(LOCAL_DEVELOPMENT_SECRET.as_bytes()) {
+            return Err(invalid(
+                "AUTH0_CLIENT_SECRET",
+                "is the public local-development secret (dev/local.env), which never goes with a tenant \
+                 (AUTH0_DOMAIN, or a JWKS URL that is not loopback): unset it, or set the application's secret",
+            ));
+        }
         if hmac_secret.is_none() && jwks_url.is_none() {
             return Err(invalid(
                 "AUTH0_DOMAIN",
@@ -289,6 +302,11 @@ fn jwks_url(variable: &'static str, text: &str) -> Result<Uri, ConfigError> {
         Some("http") => Err(invalid(variable, "must use https:// (plain http:// is accepted for loopback hosts only)")),
         _ => Err(invalid(variable, "must be an absolute https:// URL of the JWKS")),
     }
+}
+
+/// Whether a URL's host is this machine (the local development JWKS, tests).
+fn is_loopback(url: &Uri) -> bool {
+    matches!(url.host(), Some("127.0.0.1" | "localhost" | "[::1]"))
 }
 
 /// `AUTH0_JWKS`: a JWKS document with at least one key for an allowed algorithm. Keys the API cannot use are
@@ -649,6 +667,24 @@ mod tests {
                 assert!(!error.to_string().contains("long-enough"), "the message must not echo the secret");
             }
         }
+    }
+
+    #[test]
+    fn the_local_development_secret_never_goes_with_a_tenant() {
+        let local = [("AUTH0_AUDIENCE", "a"), ("AUTH0_CLIENT_SECRET", LOCAL_DEVELOPMENT_SECRET)];
+        assert!(config(&local).is_ok(), "the local development configuration");
+        let loopback = [&local[..], &[("AUTH0_ISSUER", "https://i/"), ("AUTH0_JWKS_URL", "http://127.0.0.1:8/j")]];
+        assert!(config(&loopback.concat()).is_ok(), "RS256 locally, with the local key's JWKS on loopback");
+        let tenant = [&local[..], &[("AUTH0_DOMAIN", "example.us.auth0.com")]].concat();
+        let error = config(&tenant).unwrap_err();
+        assert_eq!(error.variable, "AUTH0_CLIENT_SECRET");
+        assert!(!error.to_string().contains(LOCAL_DEVELOPMENT_SECRET), "the message must not echo the secret");
+        let remote = [&local[..], &[("AUTH0_ISSUER", "https://i/"), ("AUTH0_JWKS_URL", "https://login.example.com/j")]];
+        assert_eq!(failing_variable(config(&remote.concat())), "AUTH0_CLIENT_SECRET");
+        // With a file's final newline it is the same key.
+        let padded = format!("{LOCAL_DEVELOPMENT_SECRET}\n");
+        let tenant = [("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", "t.auth0.com"), ("AUTH0_CLIENT_SECRET", &padded)];
+        assert_eq!(failing_variable(config(&tenant)), "AUTH0_CLIENT_SECRET");
     }
 
     #[test]

@@ -70,6 +70,10 @@ async fn every_generated_event_gets_the_outcome_its_name_says() {
 fn the_committed_events_are_the_generated_set() {
     let dir = generate("names");
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    assert_eq!(event_names(&committed), event_names(&dir), "run: cargo run --bin mint-token -- --write-events events");
+    assert_eq!(
+        event_names(&committed),
+        event_names(&dir),
+        "run: cargo run --bin mint-token -- --env-file dev/local.env --write-events events"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,9 +1,9 @@
 //! `mint-token`: signs a token with the function's own configuration, for calling the API locally.
 //!
-//! It reads the same `AUTH0_*` variables as the function (the local-development values in
-//! `.cargo/config.toml` under `cargo run`), so the token it prints is one the function accepts. HS256 tokens
-//! use `AUTH0_CLIENT_SECRET`; RS256 tokens use the local development key in `dev/`, whose JWKS
-//! `--print-jwks` prints for the function to fetch.
+//! It reads the same `AUTH0_*` variables as the function, from `--env-file` (the file `cargo lambda watch
+//! --env-file` gives the function, `dev/local.env` for local development) and the environment, so the token
+//! it prints is one the function accepts. HS256 tokens use `AUTH0_CLIENT_SECRET`; RS256 tokens use the local
+//! development key in `dev/`, whose JWKS `--print-jwks` prints for the function to fetch.
 
 mod events;
 
@@ -18,14 +18,17 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
 const USAGE: &str = "\
-Usage: mint-token [--alg HS256|RS256] [--email ADDRESS] [--sub SUBJECT] [--expires-in DURATION]
-                  [--audience AUDIENCE] [--scope SCOPES] [--permissions LIST]
+Usage: mint-token [--env-file FILE] [--alg HS256|RS256] [--email ADDRESS] [--sub SUBJECT]
+                  [--expires-in DURATION] [--audience AUDIENCE] [--scope SCOPES] [--permissions LIST]
        mint-token --print-jwks
-       mint-token --write-events DIR
+       mint-token [--env-file FILE] --write-events DIR
 
 Prints a token for AUTH0_AUDIENCE and AUTH0_ISSUER: HS256 signed with AUTH0_CLIENT_SECRET, or RS256 signed
 with the local development key (kid local-development-rs256).
 
+  --env-file FILE        read AUTH0_* variables from FILE (KEY=VALUE lines, # comments), as
+                         `cargo lambda watch --env-file FILE` gives them to the function; the file wins
+                         over the environment (e.g. dev/local.env, the local development configuration)
   --alg ALG              HS256 or RS256 (default: HS256 when AUTH0_CLIENT_SECRET is set, else RS256)
   --email ADDRESS        the email claim (default: none; the API then greets by sub)
   --sub SUBJECT          the subject (default: auth0|local-developer)
@@ -42,6 +45,7 @@ const LOCAL_RSA_KEY: &str = include_str!("../../../dev/local-rs256-private-key.p
 const LOCAL_KID: &str = "local-development-rs256";
 
 struct Options {
+    env_file: Option<PathBuf>,
     alg: Option<Algorithm>,
     print_jwks: bool,
     write_events: Option<PathBuf>,
@@ -77,7 +81,14 @@ fn main() -> ExitCode {
             }
         };
     }
-    let config = match Config::from_env() {
+    let file = match options.env_file.as_deref().map(read_env_file).transpose() {
+        Ok(file) => file.unwrap_or_default(),
+        Err(error) => {
+            eprintln!("mint-token: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match Config::from_lookup(|name| file.get(name).cloned().or_else(|| std::env::var(name).ok())) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("mint-token: invalid configuration: {error}");
@@ -163,6 +174,7 @@ fn local_jwks() -> Result<Value, String> {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            env_file: None,
             alg: None,
             print_jwks: false,
             write_events: None,
@@ -174,6 +186,21 @@ impl Default for Options {
             permissions: None,
         }
     }
+}
+
+/// The `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped.
+fn read_env_file(path: &std::path::Path) -> Result<std::collections::HashMap<String, String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mut vars = std::collections::HashMap::new();
+    for (number, line) in text.lines().enumerate().map(|(index, line)| (index + 1, line.trim())) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) =
+            line.split_once('=').ok_or_else(|| format!("{}:{number}: not a KEY=VALUE line", path.display()))?;
+        vars.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(vars)
 }
 
 /// `Ok(None)` when help was asked for.
@@ -194,6 +221,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--env-file" => options.env_file = Some(PathBuf::from(value)),
             "--email" => options.email = Some(value),
             "--sub" => options.sub = value,
             "--expires-in" => options.lifetime = parse_duration(&value)?,
@@ -240,6 +268,28 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_local_env_file_is_the_local_development_configuration() {
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/dev/local.env"));
+        let vars = read_env_file(path).unwrap();
+        let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+        assert_eq!(config.hmac_secret.as_deref(), Some(auth0_lambda_api::config::LOCAL_DEVELOPMENT_SECRET.as_bytes()));
+        assert_eq!(config.audiences, ["https://auth0-lambda-api.local"]);
+        assert_eq!(config.issuers, ["https://auth0-lambda-api.local/"]);
+        let options = parse_args(["--env-file", "dev/local.env"].iter().map(|s| s.to_string())).unwrap().unwrap();
+        assert_eq!(options.env_file.as_deref(), Some(std::path::Path::new("dev/local.env")));
+    }
+
+    #[test]
+    fn the_tenant_example_is_a_tenant_configuration_without_a_secret() {
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/dev/tenant.env.example"));
+        let vars = read_env_file(path).unwrap();
+        let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+        assert_eq!(config.issuers, ["https://example.us.auth0.com/"]);
+        assert_eq!(config.algorithms, [Algorithm::RS256]);
+        assert!(config.hmac_secret.is_none());
+    }
 
     #[test]
     fn durations_accept_every_unit() {
