@@ -164,8 +164,14 @@ fn describe(error: SdkError<GetSecretValueError, HttpResponse>) -> ConfigError {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
             let forbidden = service.raw().status().as_u16() == 403;
+            // Secrets Manager answers DecryptionFailure, or AccessDenied naming KMS, when the secret's
+            // customer-managed key does not let the caller decrypt.
+            let kms = code == "DecryptionFailure" || service.err().message().is_some_and(|text| text.contains("KMS"));
             match code {
                 "ResourceNotFoundException" => "no such secret (ResourceNotFoundException)".to_owned(),
+                _ if kms => "the secret cannot be decrypted: the function's role needs kms:Decrypt on the secret's \
+                             KMS key (template parameter Auth0ClientSecretKmsKeyArn)"
+                    .to_owned(),
                 _ if forbidden || code.contains("AccessDenied") => {
                     "access denied: the function's role needs secretsmanager:GetSecretValue on this secret".to_owned()
                 }

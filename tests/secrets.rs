@@ -172,6 +172,27 @@ async fn a_throttled_endpoint_fails_after_its_retry() {
     assert_eq!(server.requests(), 2, "one attempt and one retry");
 }
 
+/// The two answers Secrets Manager gives when the secret's customer-managed KMS key refuses the caller.
+#[tokio::test]
+async fn a_kms_key_that_refuses_the_function_names_kms_decrypt() {
+    for (status, body) in [
+        (
+            400,
+            r#"{"__type":"DecryptionFailure","message":"Secrets Manager can't decrypt the protected secret text using the provided KMS key."}"#,
+        ),
+        (400, r#"{"__type":"AccessDeniedException","message":"Access to KMS is not allowed"}"#),
+    ] {
+        let server = jwks_server::JwksServer::start_plain(jwks_server::Mode::Reply(status, body.into())).await;
+        let loader = moto::loader_at(&format!("http://{}", server.address), "test", "test");
+        let error = fetch_client_secret(loader, moto::tls(), ARN, None).await.unwrap_err();
+        assert_eq!(error.variable, "AUTH0_CLIENT_SECRET_ARN");
+        assert!(
+            error.problem.contains("kms:Decrypt") && error.problem.contains("Auth0ClientSecretKmsKeyArn"),
+            "{error}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_silent_endpoint_fails_within_the_timeout() {
     let server =

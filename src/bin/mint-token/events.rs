@@ -86,7 +86,9 @@ fn forge(token: &str) -> Result<String, String> {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(|error| error.to_string())
 }
 
-fn headers(authorization: Option<&str>, capitalised: bool) -> Map<String, Value> {
+/// The headers of a sample request, with those API Gateway adds (`x-amzn-trace-id`, `content-length` on HTTP
+/// APIs, the `x-forwarded-*` set) and, for a CORS preflight, what a browser sends with one.
+fn headers(method: &str, authorization: Option<&str>, capitalised: bool) -> Map<String, Value> {
     let mut headers = Map::new();
     let mut add = |name: &str, value: &str| {
         let name = if capitalised { capitalise(name) } else { name.to_owned() };
@@ -98,6 +100,15 @@ fn headers(authorization: Option<&str>, capitalised: bool) -> Map<String, Value>
     add("x-forwarded-for", "203.0.113.10");
     add("x-forwarded-port", "443");
     add("x-forwarded-proto", "https");
+    add("x-amzn-trace-id", "Root=1-6749f0a0-0123456789abcdef01234567");
+    if !capitalised {
+        add("content-length", "0");
+    }
+    if method == "OPTIONS" {
+        add("origin", "https://app.example.com");
+        add("access-control-request-method", "GET");
+        add("access-control-request-headers", "authorization");
+    }
     if let Some(value) = authorization {
         add("authorization", value);
     }
@@ -110,7 +121,7 @@ fn capitalise(name: &str) -> String {
 
 /// A REST API (payload v1) event, stage `prod`.
 fn rest_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
-    let headers = headers(authorization, true);
+    let headers = headers(method, authorization, true);
     let multi: Map<String, Value> = headers.iter().map(|(name, value)| (name.clone(), json!([value]))).collect();
     json!({
         "resource": path,
@@ -144,14 +155,14 @@ fn rest_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
     })
 }
 
-/// An HTTP API (payload v2) event, stage `$default`.
+/// An HTTP API (payload v2) event, stage `$default`, through the template's one route, `$default`.
 fn http_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
     json!({
         "version": "2.0",
-        "routeKey": format!("{method} {path}"),
+        "routeKey": "$default",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": headers(authorization, false),
+        "headers": headers(method, authorization, false),
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "abc123defg",
@@ -159,7 +170,7 @@ fn http_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
             "domainPrefix": "abc123defg",
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
             "requestId": "Cc5EKgCOIAMEJjw=",
-            "routeKey": format!("{method} {path}"),
+            "routeKey": "$default",
             "stage": "$default",
             "time": "29/Nov/2026:17:00:00 +0000",
             "timeEpoch": 1_795_971_600_000u64
