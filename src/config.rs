@@ -402,7 +402,16 @@ fn metrics(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Metrics>, Con
             })?,
     };
     let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "unknown".to_owned());
-    Ok(Some(Metrics { namespace, dimensions, function_name }))
+    // Lambda sets AWS_LAMBDA_LOG_LEVEL from the function's application log level (JSON log format only).
+    let level = match get("AWS_LAMBDA_LOG_LEVEL").map(|level| level.trim().to_ascii_uppercase()).as_deref() {
+        Some("TRACE") => "TRACE",
+        Some("DEBUG") => "DEBUG",
+        Some("WARN") => "WARN",
+        Some("ERROR") => "ERROR",
+        Some("FATAL") => "FATAL",
+        _ => "INFO",
+    };
+    Ok(Some(Metrics { namespace, dimensions, function_name, level }))
 }
 
 /// Splits a comma-separated list, trimming items and dropping empty ones.
@@ -770,6 +779,15 @@ mod tests {
     }
 
     #[test]
+    fn metric_lines_carry_lambdas_application_log_level() {
+        let level = |value| minimal(&[("AWS_LAMBDA_LOG_LEVEL", value)]).unwrap().metrics.unwrap().level;
+        assert_eq!(level("WARN"), "WARN");
+        assert_eq!(level("error"), "ERROR");
+        assert_eq!(level("FATAL"), "FATAL");
+        assert_eq!(minimal(&[]).unwrap().metrics.unwrap().level, "INFO");
+    }
+
+    #[test]
     fn metrics_default_to_the_outcome_dimension() {
         let metrics = minimal(&[("AWS_LAMBDA_FUNCTION_NAME", "api")]).unwrap().metrics.unwrap();
         assert_eq!(
@@ -777,7 +795,8 @@ mod tests {
             Metrics {
                 namespace: "Auth0LambdaApi".into(),
                 dimensions: vec![Dimension::Outcome],
-                function_name: "api".into()
+                function_name: "api".into(),
+                level: "INFO",
             }
         );
     }

@@ -44,6 +44,10 @@ pub struct Metrics {
     pub dimensions: Vec<Dimension>,
     /// The value of the `FunctionName` dimension.
     pub function_name: String,
+    /// The `level` of every metric line: `AWS_LAMBDA_LOG_LEVEL`'s own (`INFO` without it). With Lambda's JSON
+    /// log format, Lambda drops application lines below that level and counts a line without `level` as
+    /// `INFO`: at the configured level itself, a metric line is never dropped.
+    pub level: &'static str,
 }
 
 /// What one request did.
@@ -64,8 +68,8 @@ impl Metrics {
     /// builds no JSON tree. Every string written is a fixed name, a validated namespace, an error code or a
     /// route template, except the function name, which is escaped.
     pub fn line(&self, record: &RequestRecord, timestamp_ms: u64) -> String {
-        let mut line = String::with_capacity(384);
-        line.push('{');
+        let mut line = String::with_capacity(400);
+        let _ = write!(line, "{{\"level\":\"{}\",", self.level);
         for dimension in &self.dimensions {
             let value = match dimension {
                 Dimension::Outcome => record.outcome,
@@ -137,7 +141,7 @@ mod tests {
     }
 
     fn metrics(dimensions: Vec<Dimension>) -> Metrics {
-        Metrics { namespace: "Test".into(), dimensions, function_name: "fn".into() }
+        Metrics { namespace: "Test".into(), dimensions, function_name: "fn".into(), level: "INFO" }
     }
 
     fn record() -> RequestRecord {
@@ -162,6 +166,9 @@ mod tests {
         assert_eq!(document["Outcome"], "token_expired");
         assert_eq!(document["Route"], "/api/private");
         assert_eq!((document["Requests"].as_u64(), document["Duration"].as_u64()), (Some(1), Some(42)));
+        assert_eq!(document["level"], "INFO");
+        let warn = Metrics { level: "WARN", ..metrics(vec![]) }.document(&record(), 0);
+        assert_eq!(warn["level"], "WARN", "at Lambda's application log level, never below it");
     }
 
     #[test]

@@ -428,6 +428,21 @@ async fn wait_for_metric_lines(emulator: &Emulator, count: usize) -> Vec<Value> 
     metric_lines(emulator)
 }
 
+/// With Lambda's JSON log format and an application log level of ERROR, Lambda drops lines below ERROR (and
+/// counts a line without a level as INFO): metric lines carry that level, so none is dropped.
+#[tokio::test]
+async fn metric_lines_survive_lambdas_application_log_level() {
+    let mut config = env();
+    config.push(("AWS_LAMBDA_LOG_LEVEL", "ERROR"));
+    let emulator = Emulator::start(&config).await;
+    emulator.wait_until_ready().await;
+    http_get(emulator.gateway, "GET", "/", &[]).await;
+    http_get(emulator.gateway, "GET", "/protected", &[]).await;
+    let lines = wait_for_metric_lines(&emulator, 2).await;
+    assert!(lines.iter().all(|line| line["level"] == "ERROR"), "{lines:?}");
+    assert!(request_lines(&emulator).is_empty(), "request lines are INFO: not written at ERROR");
+}
+
 #[tokio::test]
 async fn every_request_publishes_one_metric_line_with_its_outcome() {
     let mut config = env();
