@@ -1,5 +1,5 @@
 //! Cold start and memory of the real release binary against a Lambda Runtime API on 127.0.0.1, in every
-//! configuration the README reports, beside a bare `lambda_http` function built from `examples/bare-lambda.rs`
+//! configuration docs/performance.md reports, beside a bare `lambda_http` function built from `examples/bare-lambda.rs`
 //! with the same profile. Keys and secrets come over HTTPS, as in production: the JWKS from a TLS server and
 //! the secret from moto_server serving TLS, both with certificates from a private CA the function trusts
 //! through `AUTH0_EXTRA_CA_CERTS`. The starts are interleaved (one of each configuration per round) so that
@@ -11,7 +11,7 @@
 //! ```
 //!
 //! `AUTH0_LAMBDA_API_BIN` measures another build of the function and `BARE_LAMBDA_BIN` another build of the
-//! baseline: the figures in the README are of what `cargo lambda build --release` deploys, for both:
+//! baseline: the figures in docs/performance.md are of what `cargo lambda build --release` deploys, for both:
 //!
 //! ```text
 //! cargo lambda build --release --bin auth0-lambda-api && cargo lambda build --release --example bare-lambda

@@ -61,6 +61,8 @@ pub struct RequestRecord {
     pub duration: Duration,
     /// JWKS fetches and key-cache misses since the previous line, when a JWKS is configured.
     pub jwks: Option<(u64, u64)>,
+    /// Whether this is the first request of the instance: its line carries `ColdStart: 1`.
+    pub cold_start: bool,
 }
 
 impl Metrics {
@@ -85,6 +87,9 @@ impl Metrics {
         if let Some((fetches, misses)) = record.jwks {
             let _ = write!(line, "\"JwksFetches\":{fetches},\"JwksCacheMisses\":{misses},");
         }
+        if record.cold_start {
+            line.push_str("\"ColdStart\":1,");
+        }
         let _ = write!(line, "\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":");
         push_json_string(&mut line, &self.namespace);
         line.push_str(",\"Dimensions\":[[");
@@ -95,6 +100,9 @@ impl Metrics {
         line.push_str(r#"]],"Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Duration","Unit":"Microseconds"}"#);
         if record.jwks.is_some() {
             line.push_str(r#",{"Name":"JwksFetches","Unit":"Count"},{"Name":"JwksCacheMisses","Unit":"Count"}"#);
+        }
+        if record.cold_start {
+            line.push_str(r#",{"Name":"ColdStart","Unit":"Count"}"#);
         }
         line.push_str("]}]}}");
         line
@@ -150,6 +158,7 @@ mod tests {
             route: Some("/api/private"),
             duration: Duration::from_micros(42),
             jwks: None,
+            cold_start: false,
         }
     }
 
@@ -177,6 +186,21 @@ mod tests {
         let document = metrics(vec![Dimension::Outcome]).document(&record, 0);
         assert_eq!((document["JwksFetches"].as_u64(), document["JwksCacheMisses"].as_u64()), (Some(1), Some(2)));
         assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn the_first_request_of_an_instance_counts_the_cold_start() {
+        let document = metrics(vec![Dimension::Outcome]).document(&RequestRecord { cold_start: true, ..record() }, 0);
+        assert_eq!(document["ColdStart"], 1);
+        let names: Vec<&str> = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Requests", "Duration", "ColdStart"]);
+        let warm = metrics(vec![Dimension::Outcome]).document(&record(), 0);
+        assert!(warm.get("ColdStart").is_none());
     }
 
     #[test]

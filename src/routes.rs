@@ -1,6 +1,7 @@
 //! The endpoints, their access rules, and the dispatcher that routes an API Gateway request to them.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -117,6 +118,8 @@ pub struct App {
     metrics: Option<Metrics>,
     /// The key store's counters at the previous metric line, so that each line carries its own share.
     reported: Mutex<(u64, u64)>,
+    /// Whether a request was served yet: the first one's metric line counts the cold start.
+    served: AtomicBool,
 }
 
 impl App {
@@ -150,6 +153,7 @@ impl App {
             email_claim: config.email_claim,
             metrics: config.metrics,
             reported: Mutex::new((0, 0)),
+            served: AtomicBool::new(false),
         })
     }
 
@@ -169,7 +173,8 @@ impl App {
         let (response, code, route) = self.dispatch(&mut request).await;
         let duration = started.elapsed();
         if let Some(metrics) = &self.metrics {
-            metrics.emit(&RequestRecord { outcome: code, route, duration, jwks: self.jwks_counts() });
+            let cold_start = !self.served.swap(true, Ordering::Relaxed);
+            metrics.emit(&RequestRecord { outcome: code, route, duration, jwks: self.jwks_counts(), cold_start });
         }
         let context = request.lambda_context_ref();
         tracing::info!(

@@ -465,6 +465,8 @@ async fn every_request_publishes_one_metric_line_with_its_outcome() {
     assert_eq!(declaration["Namespace"], "Auth0LambdaApi");
     assert_eq!(declaration["Dimensions"], serde_json::json!([["Outcome", "Route"]]));
     assert_eq!(lines[0]["Requests"], 1);
+    let cold_starts: Vec<bool> = lines.iter().map(|line| line["ColdStart"] == 1).collect();
+    assert_eq!(cold_starts, [true, false, false], "the instance's first request counts its cold start");
     let everything = emulator.logs().join("\n");
     assert!(!everything.contains(&token) && !everything.contains("private@example.com"));
     assert!(lines.iter().all(|line| !line.to_string().contains("secret-path-123")), "a raw path became a dimension");
