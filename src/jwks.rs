@@ -649,6 +649,10 @@ mod tests {
             *self.body.lock().unwrap() = Err(FetchError::Status(500));
         }
 
+        fn serve(&self, keys: Value) {
+            *self.body.lock().unwrap() = Ok(Bytes::from(json!({ "keys": keys }).to_string()));
+        }
+
         fn fetches(&self) -> usize {
             self.fetches.load(std::sync::atomic::Ordering::SeqCst)
         }
@@ -697,7 +701,7 @@ mod tests {
             store.prefetch().await.unwrap();
             let mut added = rsa_jwk();
             added["kid"] = json!("r2");
-            *client.body.lock().unwrap() = Ok(Bytes::from(json!({ "keys": [rsa_jwk(), added] }).to_string()));
+            client.serve(json!([rsa_jwk(), added]));
             assert!(store.key_for("r2", Algorithm::RS256, Instant::now()).await.is_ok());
             assert_eq!(client.fetches(), 2, "the cold-start fetch does not start the unknown-kid cooldown");
         });
@@ -738,7 +742,7 @@ mod tests {
             assert!(matches!(error, KeyError::Unavailable { .. }));
             assert_eq!(client.fetches(), fetches);
             // Once the JWKS answers again, the key is back.
-            *client.body.lock().unwrap() = Ok(Bytes::from(json!({ "keys": [rsa_jwk()] }).to_string()));
+            client.serve(json!([rsa_jwk()]));
             assert!(store.key_for("r1", Algorithm::RS256, bound + REFETCH_COOLDOWN).await.is_ok());
         });
     }
