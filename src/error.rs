@@ -245,19 +245,25 @@ mod tests {
         assert!(challenge(&response).contains(r#"error="invalid_token""#));
     }
 
-    #[test]
-    fn every_error_is_a_401_json_body_that_is_never_cached() {
-        let all = [
-            AuthError::MissingHeader,
-            AuthError::InvalidHeader("x"),
+    /// Every credential error that carries an `error` attribute in its challenge.
+    fn token_errors() -> Vec<AuthError> {
+        vec![
             AuthError::InvalidAlgorithm,
             AuthError::InvalidSignature,
             AuthError::Expired,
             AuthError::NotYetValid,
             AuthError::WrongAudience,
             AuthError::WrongIssuer,
-            AuthError::InvalidToken("y"),
-        ];
+            AuthError::UnknownKey,
+            AuthError::InvalidHeader(BEARER_SHAPE),
+            AuthError::InvalidToken("a \"quoted\" \\ reason"),
+        ]
+    }
+
+    #[test]
+    fn every_error_is_a_401_json_body_that_is_never_cached() {
+        let mut all = token_errors();
+        all.extend([AuthError::MissingHeader, AuthError::InvalidHeader("x"), AuthError::InvalidToken("y")]);
         for error in all {
             let response = error.to_response(&realm());
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{error}");
@@ -309,17 +315,7 @@ mod tests {
 
     #[test]
     fn error_descriptions_in_challenges_have_only_the_characters_rfc_6750_allows() {
-        let mut all = vec![
-            AuthError::InvalidAlgorithm,
-            AuthError::InvalidSignature,
-            AuthError::Expired,
-            AuthError::NotYetValid,
-            AuthError::WrongAudience,
-            AuthError::WrongIssuer,
-            AuthError::UnknownKey,
-            AuthError::InvalidHeader(BEARER_SHAPE),
-            AuthError::InvalidToken("a \"quoted\" \\ reason"),
-        ];
+        let mut all = token_errors();
         // Every reason the header parser gives.
         for header in [&b"Basic x"[..], b"Bearer", b"Bearer a b", b"Bearer a!b", b"Bearer \xff", &[b'a'; 9000]] {
             let mut headers = lambda_http::http::HeaderMap::new();

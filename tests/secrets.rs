@@ -34,31 +34,22 @@ async fn load_error(moto: &Moto, vars: &[(&str, &str)]) -> ConfigError {
     load_config(lookup(vars), || loader).await.expect_err("the configuration loaded")
 }
 
+/// A plain `SecretString` is the HMAC secret, also when stored from a file with its final newline
+/// (`aws secretsmanager create-secret --secret-string file://secret.txt` keeps it).
 #[tokio::test]
 async fn a_plain_secret_string_is_the_hmac_secret() {
     let moto = Moto::start();
-    let arn = moto.create_secret("auth0/client-secret", SECRET).await;
-    let loader = moto.loader();
-    let config = load_config(lookup(&env_with_arn(&arn, &[])), || loader).await.unwrap();
-    assert_eq!(config.hmac_secret.as_deref(), Some(SECRET.as_bytes()));
+    for (name, stored) in [("auth0/client-secret", SECRET.to_owned()), ("auth0/from-file", format!("{SECRET}\n"))] {
+        let arn = moto.create_secret(name, &stored).await;
+        let loader = moto.loader();
+        let config = load_config(lookup(&env_with_arn(&arn, &[])), || loader).await.unwrap();
+        assert_eq!(config.hmac_secret.as_deref(), Some(SECRET.as_bytes()), "{name}");
 
-    // The app built from it accepts tokens signed with that secret.
-    let app = App::new(config).unwrap();
-    let answer = support::call_protected(&app, &format!("Bearer {}", support::mint(&support::claims()))).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-}
-
-#[tokio::test]
-async fn a_secret_stored_from_a_file_with_its_final_newline_still_verifies() {
-    // `aws secretsmanager create-secret --secret-string file://secret.txt` keeps the file's newline.
-    let moto = Moto::start();
-    let arn = moto.create_secret("auth0/from-file", &format!("{SECRET}\n")).await;
-    let loader = moto.loader();
-    let config = load_config(lookup(&env_with_arn(&arn, &[])), || loader).await.unwrap();
-    assert_eq!(config.hmac_secret.as_deref(), Some(SECRET.as_bytes()));
-    let app = App::new(config).unwrap();
-    let answer = support::call_protected(&app, &format!("Bearer {}", support::mint(&support::claims()))).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+        // The app built from it accepts tokens signed with that secret.
+        let app = App::new(config).unwrap();
+        let answer = support::call_protected(&app, &format!("Bearer {}", support::mint(&support::claims()))).await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+    }
 }
 
 #[tokio::test]
