@@ -25,12 +25,14 @@ mod emulator;
 mod jwks_server;
 #[path = "../tests/moto/mod.rs"]
 mod moto;
+mod process;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
 use emulator::{Emulator, http_get};
+use process::{cpu_time, page_faults, peak_rss_kib, percentile};
 
 /// Rounds: each starts every configuration once. Enough for a stable median on a busy two-core machine.
 const ROUNDS: usize = 31;
@@ -223,37 +225,4 @@ async fn moto_service_time(moto: &moto::Moto, arn: &str) -> Duration {
         times.push(started.elapsed());
     }
     percentile(&times, 50)
-}
-
-/// The CPU time all threads of `pid` have used, from `/proc/<pid>/task/*/schedstat` (nanoseconds, unlike the
-/// 10 ms ticks of `/proc/<pid>/stat`).
-fn cpu_time(pid: u32) -> Duration {
-    let mut total = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) {
-            total += text.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(total)
-}
-
-/// Minor plus major page faults of the process so far (`/proc/<pid>/stat` fields 10 and 12).
-fn page_faults(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-    fields[7].parse::<u64>().unwrap() + fields[9].parse::<u64>().unwrap()
-}
-
-/// `VmHWM`: the peak resident set size, which is what Lambda reports as "Max Memory Used".
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn percentile<T: Copy + Ord>(values: &[T], pct: usize) -> T {
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    sorted[(sorted.len() - 1) * pct / 100]
 }

@@ -24,6 +24,7 @@
 mod emulator;
 #[path = "../tests/jwks_server/mod.rs"]
 mod jwks_server;
+mod process;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -33,6 +34,7 @@ use auth0_lambda_api::jwks::REFETCH_COOLDOWN;
 use emulator::{Emulator, function_binary};
 use jsonwebtoken::Algorithm;
 use jwks_server::{JwksServer, SigningKey};
+use process::{cpu_time, memory_kib};
 use serde_json::{Value, json};
 
 /// Invocations before the memory baseline: allocator pools, the key cache and lazily built state settle.
@@ -124,16 +126,16 @@ async fn soak(invocations: usize) -> Vec<String> {
         }
         let done = n + 1;
         if done == WARM_UP.min(invocations) {
-            baseline = Some((memory(pid), cpu_time(pid), done));
+            baseline = Some((memory_kib(pid), cpu_time(pid), done));
         }
         if done == WARM_UP || checkpoints.contains(&done) {
-            let (rss, peak) = memory(pid);
+            let (rss, peak) = memory_kib(pid);
             println!("{done:>11} {rss:>10} {peak:>10}");
         }
     }
     let elapsed = started.elapsed();
 
-    let (rss, peak) = memory(pid);
+    let (rss, peak) = memory_kib(pid);
     let ((_, baseline_peak), baseline_cpu, counted) = baseline.unwrap_or(((rss, peak), cpu_time(pid), invocations));
     let growth = peak.saturating_sub(baseline_peak);
     let warm = invocations - counted;
@@ -241,20 +243,4 @@ fn predicted_fetches(misses: &[(Instant, Instant)]) -> (usize, usize) {
     };
     let (a, b) = (count(|window| window.0), count(|window| window.1));
     (a.min(b), a.max(b))
-}
-
-/// CPU time the function's threads have used (the first field of `/proc/<pid>/schedstat`, in nanoseconds).
-fn cpu_time(pid: u32) -> std::time::Duration {
-    let schedstat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).unwrap();
-    std::time::Duration::from_nanos(schedstat.split_whitespace().next().unwrap().parse().unwrap())
-}
-
-/// The function's resident set and its peak so far, in KiB.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| -> u64 {
-        let line = status.lines().find(|line| line.starts_with(name)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }

@@ -30,9 +30,11 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::key::VerifyingKey;
 
 /// How long one JWKS fetch may take, connection included. API Gateway's JWT authorizer allows 1.5 s.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -158,24 +160,17 @@ impl JwksClient for HttpJwksClient {
     }
 }
 
-/// One usable verification key from a JWKS.
+/// One usable verification key from a JWKS, parsed when the document was read.
+#[derive(Debug)]
 pub struct Jwk {
     kid: String,
-    /// The one algorithm this key verifies.
-    algorithm: Algorithm,
-    key: DecodingKey,
+    key: VerifyingKey,
 }
 
 impl Jwk {
-    /// The key itself.
-    pub fn key(&self) -> &DecodingKey {
+    /// The key itself, bound to its one algorithm.
+    pub fn key(&self) -> &VerifyingKey {
         &self.key
-    }
-}
-
-impl std::fmt::Debug for Jwk {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jwk").field("kid", &self.kid).field("algorithm", &self.algorithm).finish()
     }
 }
 
@@ -235,12 +230,12 @@ impl KeySet {
 
     /// The key with this `kid` that may verify `algorithm`.
     pub fn find(&self, kid: &str, algorithm: Algorithm) -> Option<&Arc<Jwk>> {
-        self.keys.iter().find(|jwk| jwk.kid == kid && jwk.algorithm == algorithm)
+        self.keys.iter().find(|jwk| jwk.kid == kid && jwk.key.algorithm() == algorithm)
     }
 
     /// Whether some key of the set may verify `algorithm`.
     pub fn supports(&self, algorithm: Algorithm) -> bool {
-        self.keys.iter().any(|jwk| jwk.algorithm == algorithm)
+        self.keys.iter().any(|jwk| jwk.key.algorithm() == algorithm)
     }
 
     /// How many usable keys the set holds.
@@ -262,39 +257,34 @@ fn usable_key(mut jwk: JwkDocument, accepted: &[Algorithm]) -> Option<Jwk> {
     if jwk.key_ops.as_ref().is_some_and(|ops| !ops.iter().any(|op| op == "verify")) {
         return None;
     }
-    let (algorithms, key): (&'static [Algorithm], DecodingKey) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
-        ("RSA", _) => (RSA_ALGORITHMS, DecodingKey::from_rsa_components(jwk.n.as_deref()?, jwk.e.as_deref()?).ok()?),
-        ("EC", Some("P-256")) => (&[Algorithm::ES256], ec_key(&jwk, 32)?),
-        ("EC", Some("P-384")) => (&[Algorithm::ES384], ec_key(&jwk, 48)?),
-        ("OKP", Some("Ed25519")) => {
-            let x = jwk.x.as_deref()?;
-            (URL_SAFE_NO_PAD.decode(x).ok()?.len() == 32).then_some(())?;
-            (&[Algorithm::EdDSA], DecodingKey::from_ed_components(x).ok()?)
-        }
+    let algorithms: &'static [Algorithm] = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+        ("RSA", _) => RSA_ALGORITHMS,
+        ("EC", Some("P-256")) => &[Algorithm::ES256],
+        ("EC", Some("P-384")) => &[Algorithm::ES384],
+        ("OKP", Some("Ed25519")) => &[Algorithm::EdDSA],
         _ => return None,
     };
-    let position = match jwk.alg.as_deref() {
+    let algorithm = match jwk.alg.as_deref() {
         Some(alg) => {
             let named = alg.parse::<Algorithm>().ok()?;
-            algorithms.iter().position(|candidate| *candidate == named)?
+            *algorithms.iter().find(|candidate| **candidate == named)?
         }
         None => {
-            let mut candidates = (0..algorithms.len()).filter(|at| accepted.contains(&algorithms[*at]));
+            let mut candidates = algorithms.iter().filter(|candidate| accepted.contains(candidate));
             match (candidates.next(), candidates.next()) {
-                (Some(only), None) => only,
-                _ if algorithms.len() == 1 => 0,
+                (Some(only), None) => *only,
+                _ if algorithms.len() == 1 => algorithms[0],
                 _ => return None,
             }
         }
     };
-    Some(Jwk { kid, algorithm: algorithms[position], key })
-}
-
-/// An EC public key whose coordinates have the curve's exact length (jsonwebtoken does not know the curve).
-fn ec_key(jwk: &JwkDocument, coordinate_len: usize) -> Option<DecodingKey> {
-    let (x, y) = (jwk.x.as_deref()?, jwk.y.as_deref()?);
-    let valid = |c: &str| URL_SAFE_NO_PAD.decode(c).is_ok_and(|bytes| bytes.len() == coordinate_len);
-    (valid(x) && valid(y)).then(|| DecodingKey::from_ec_components(x, y).ok())?
+    let member = |value: &Option<String>| URL_SAFE_NO_PAD.decode(value.as_deref()?).ok();
+    let key = match jwk.kty.as_str() {
+        "RSA" => VerifyingKey::rsa(algorithm, &member(&jwk.n)?, &member(&jwk.e)?),
+        "EC" => VerifyingKey::ec(algorithm, &member(&jwk.x)?, &member(&jwk.y)?),
+        _ => VerifyingKey::ed25519(&member(&jwk.x)?),
+    };
+    Some(Jwk { kid, key: key.ok()? })
 }
 
 /// Why no key could be given for a token.
@@ -531,6 +521,15 @@ mod tests {
         json!({"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": "sXch", "e": "AQAB"})
     }
 
+    /// A P-256 public key (generated now) as a JWK with this `kid`, `crv` and no `alg`.
+    fn p256_jwk(kid: &str, crv: &str) -> Value {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = key.public_key().as_ref();
+        let (x, y) = point[1..].split_at(32);
+        json!({"kty": "EC", "kid": kid, "crv": crv, "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)})
+    }
+
     /// What the function accepts by default with a JWKS and a secret.
     const ACCEPTED: &[Algorithm] = &[Algorithm::RS256, Algorithm::HS256];
 
@@ -568,8 +567,9 @@ mod tests {
     fn rsa_key_without_alg_is_skipped_when_its_algorithm_cannot_be_known() {
         let mut jwk = rsa_jwk();
         jwk.as_object_mut().unwrap().remove("alg");
-        let ec = json!({"kty": "EC", "kid": "e", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode([1u8; 32]), "y": URL_SAFE_NO_PAD.encode([1u8; 32])});
-        let keys = set_for(json!([jwk, ec]), &[Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]).unwrap();
+        let keys =
+            set_for(json!([jwk, p256_jwk("e", "P-256")]), &[Algorithm::RS256, Algorithm::PS256, Algorithm::ES256])
+                .unwrap();
         assert_eq!(keys.len(), 1, "two RSA algorithms accepted: the key without alg is for neither");
         assert!(keys.find("r1", Algorithm::RS256).is_none());
         assert!(set_for(json!([jwk]), &[Algorithm::ES256]).is_err(), "no RSA algorithm accepted");
@@ -622,13 +622,19 @@ mod tests {
 
     #[test]
     fn ec_coordinates_must_fit_the_curve() {
-        let x = URL_SAFE_NO_PAD.encode([1u8; 32]);
-        let good = json!({"kty": "EC", "kid": "e", "crv": "P-256", "x": x, "y": x});
-        let keys = set(json!([good])).unwrap();
+        let keys = set(json!([p256_jwk("e", "P-256")])).unwrap();
         assert!(keys.find("e", Algorithm::ES256).is_some());
         assert!(keys.find("e", Algorithm::ES384).is_none());
-        let wrong_curve = json!({"kty": "EC", "kid": "e", "crv": "P-384", "x": x, "y": x});
-        assert!(set(json!([wrong_curve])).is_err());
+        assert!(set(json!([p256_jwk("e", "P-384")])).is_err(), "P-256 coordinates under P-384");
+    }
+
+    #[test]
+    fn a_point_off_the_curve_is_skipped_when_the_document_is_read() {
+        let one = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        let off_curve = json!({"kty": "EC", "kid": "e", "crv": "P-256", "x": one, "y": one});
+        assert!(set(json!([off_curve])).is_err());
+        let short = json!({"kty": "OKP", "kid": "d", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode([1u8; 31])});
+        assert!(set(json!([short])).is_err());
     }
 
     /// A client that serves whatever it is given and counts its fetches.

@@ -9,6 +9,7 @@
 //! - [`secrets`]: the HS256 secret from AWS Secrets Manager, when its ARN is configured.
 //! - [`tls`]: the TLS client settings of the outbound HTTPS calls: compiled-in roots plus private CAs.
 //! - [`claims`]: the claims of a verified token; scope and permission requirements.
+//! - [`key`]: a verification key, parsed once and bound to one algorithm.
 //! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
 //! - [`auth`]: bearer-token parsing, the requires-auth step (key choice, verification), the `claims()` accessor.
@@ -22,6 +23,7 @@ pub mod claims;
 pub mod config;
 pub mod error;
 pub mod jwks;
+pub mod key;
 pub mod logging;
 pub mod metrics;
 pub mod routes;

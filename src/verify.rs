@@ -9,13 +9,14 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use crate::claims::Claims;
 use crate::error::AuthError;
+use crate::key::VerifyingKey;
 
 /// Default clock-skew allowance, in seconds. jsonwebtoken's 60 s keeps a stolen token alive a minute past
 /// its expiry; the seed's 0 s rejects fresh tokens from a server whose clock runs a little ahead.
@@ -69,19 +70,11 @@ impl Unverified<'_> {
 /// Verification is two steps so that the key can come from an asynchronous source in between:
 /// [`Verifier::parse`] checks the header, then [`Verifier::finish`] checks the signature with the key the
 /// caller chose for [`Unverified::algorithm`] and [`Unverified::kid`], then the claims.
-#[derive(Clone)]
+#[derive(Debug)]
 pub struct Verifier {
     policy: Policy,
-    hmac_key: Option<DecodingKey>,
-}
-
-impl std::fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier")
-            .field("policy", &self.policy)
-            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "[redacted]"))
-            .finish()
-    }
+    /// The shared secret's key for each HS* algorithm of the policy (`Debug` shows the algorithms only).
+    hmac_keys: Vec<VerifyingKey>,
 }
 
 /// The protected header fields we read. Any other member is ignored, except `crit`.
@@ -97,10 +90,13 @@ struct JoseHeader<'a> {
 }
 
 impl Verifier {
-    /// A verifier for `policy`; `hmac_secret` (already decoded to raw key bytes) verifies the HS* algorithms.
-    pub fn new(policy: Policy, hmac_secret: Option<&[u8]>) -> Result<Self, jsonwebtoken::errors::Error> {
-        let hmac_key = hmac_secret.map(DecodingKey::from_secret).transpose()?;
-        Ok(Self { policy, hmac_key })
+    /// A verifier for `policy`; `hmac_secret` (already decoded to raw key bytes) verifies the policy's HS*
+    /// algorithms, with one key made for each now.
+    pub fn new(policy: Policy, hmac_secret: Option<&[u8]>) -> Self {
+        let hmac_keys = hmac_secret
+            .map(|secret| policy.algorithms.iter().filter_map(|alg| VerifyingKey::hmac(*alg, secret)).collect())
+            .unwrap_or_default();
+        Self { policy, hmac_keys }
     }
 
     /// The policy this verifier enforces.
@@ -108,9 +104,10 @@ impl Verifier {
         &self.policy
     }
 
-    /// The shared secret's key, for HS* tokens.
-    pub fn hmac_key(&self) -> Option<&DecodingKey> {
-        self.hmac_key.as_ref()
+    /// The shared secret's key for `algorithm`, when it is an HS* algorithm of the policy and a secret is
+    /// configured.
+    pub fn hmac_key(&self, algorithm: Algorithm) -> Option<&VerifyingKey> {
+        self.hmac_keys.iter().find(|key| key.algorithm() == algorithm)
     }
 
     /// Checks the header and the shape of `token` (the compact JWS from the bearer header). Nothing in it is
@@ -119,7 +116,7 @@ impl Verifier {
         // The header is read first so that `alg: none` is named as such whether or not the token kept its
         // trailing dot.
         let (header, rest) = token.split_once('.').unwrap_or((token, ""));
-        let header_json = decode_segment(header)?;
+        let header_json = decode_on_stack::<256>(header)?;
         let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
             .map_err(|_| AuthError::InvalidToken("token header is not a valid JOSE header"))?;
         let algorithm = header
@@ -141,16 +138,19 @@ impl Verifier {
     }
 
     /// Verifies the signature of `token` with `key`, then its claims at `now` (seconds since the Unix epoch).
-    /// The caller picks `key` for the token's algorithm; a key of another family never verifies.
-    pub fn finish(&self, token: Unverified<'_>, key: &DecodingKey, now: u64) -> Result<Claims, AuthError> {
-        if key.family() != token.algorithm.family() {
+    /// The caller picks `key` for the token's algorithm; a key made for another algorithm never verifies.
+    pub fn finish(&self, token: Unverified<'_>, key: &VerifyingKey, now: u64) -> Result<Claims, AuthError> {
+        if key.algorithm() != token.algorithm {
             return Err(AuthError::InvalidAlgorithm);
         }
-        match jsonwebtoken::crypto::verify(token.signature, token.signing_input.as_bytes(), key, token.algorithm) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => return Err(AuthError::InvalidSignature),
+        // No signature of an accepted algorithm is longer than RSA-8192's 1024 bytes.
+        let mut signature = [0u8; 1024];
+        let len =
+            URL_SAFE_NO_PAD.decode_slice(token.signature, &mut signature).map_err(|_| AuthError::InvalidSignature)?;
+        if !key.verifies(token.signing_input.as_bytes(), &signature[..len]) {
+            return Err(AuthError::InvalidSignature);
         }
-        let claims = parse_claims(&decode_segment(token.payload)?)?;
+        let claims = parse_claims(&decode_on_stack::<0>(token.payload)?)?;
         self.check_claims(&claims, now)?;
         Ok(claims)
     }
@@ -159,7 +159,7 @@ impl Verifier {
     /// algorithm is refused by [`Verifier::finish`]'s family check.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
         let token = self.parse(token)?;
-        let key = self.hmac_key().ok_or(AuthError::InvalidAlgorithm)?;
+        let key = self.hmac_key(token.algorithm).ok_or(AuthError::InvalidAlgorithm)?;
         self.finish(token, key, now)
     }
 
@@ -187,8 +187,36 @@ impl Verifier {
     }
 }
 
-fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD.decode(segment).map_err(|_| AuthError::InvalidToken("token segment is not valid base64url"))
+/// A token segment, base64url-decoded into a buffer of `N` bytes on the stack, or on the heap when it is
+/// longer. Auth0's headers are under 100 bytes; a claim set goes to the heap (zeroing a stack buffer that
+/// fits one costs what the allocation saves).
+fn decode_on_stack<const N: usize>(segment: &str) -> Result<SegmentBytes<N>, AuthError> {
+    let invalid = || AuthError::InvalidToken("token segment is not valid base64url");
+    let mut buffer = [0u8; N];
+    match URL_SAFE_NO_PAD.decode_slice(segment, &mut buffer) {
+        Ok(len) => Ok(SegmentBytes::Stack(buffer, len)),
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            URL_SAFE_NO_PAD.decode(segment).map(SegmentBytes::Heap).map_err(|_| invalid())
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => Err(invalid()),
+    }
+}
+
+/// The bytes [`decode_on_stack`] decoded.
+enum SegmentBytes<const N: usize> {
+    Stack([u8; N], usize),
+    Heap(Vec<u8>),
+}
+
+impl<const N: usize> std::ops::Deref for SegmentBytes<N> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Stack(buffer, len) => &buffer[..*len],
+            Self::Heap(bytes) => bytes,
+        }
+    }
 }
 
 /// Reads the claim set and checks the JSON type of every registered claim we rely on.
@@ -196,21 +224,40 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, AuthError> {
     let all: Map<String, Value> =
         serde_json::from_slice(payload).map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
 
-    let exp = match all.get("exp") {
+    // One pass over the claim set picks out the registered claims; they are then checked in a fixed order, so
+    // the reason given for a token with several bad claims does not depend on their order.
+    let mut registered: [Option<&Value>; 8] = [None; 8];
+    for (name, value) in &all {
+        let slot = match name.as_str() {
+            "exp" => 0,
+            "nbf" => 1,
+            "iat" => 2,
+            "iss" => 3,
+            "sub" => 4,
+            "scope" => 5,
+            "permissions" => 6,
+            "aud" => 7,
+            _ => continue,
+        };
+        registered[slot] = Some(value);
+    }
+    let [exp, nbf, iat, iss, sub, scope, permissions, aud] = registered;
+
+    let exp = match exp {
         None => return Err(AuthError::InvalidToken("token has no exp claim")),
         Some(value) => numeric_date(value, f64::floor).ok_or(AuthError::InvalidToken("exp must be a number"))?,
     };
-    let nbf = optional(&all, "nbf", |v| numeric_date(v, f64::ceil), "nbf must be a number")?;
-    let iat = optional(&all, "iat", |v| numeric_date(v, f64::floor), "iat must be a number")?;
-    optional(&all, "iss", Value::as_str, "iss must be a string")?;
-    optional(&all, "sub", Value::as_str, "sub must be a string")?;
-    optional(&all, "scope", Value::as_str, "scope must be a space-separated string")?;
-    match all.get("permissions") {
+    let nbf = optional(nbf, |v| numeric_date(v, f64::ceil), "nbf must be a number")?;
+    let iat = optional(iat, |v| numeric_date(v, f64::floor), "iat must be a number")?;
+    optional(iss, Value::as_str, "iss must be a string")?;
+    optional(sub, Value::as_str, "sub must be a string")?;
+    optional(scope, Value::as_str, "scope must be a space-separated string")?;
+    match permissions {
         None => {}
         Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
         Some(_) => return Err(AuthError::InvalidToken("permissions must be an array of strings")),
     }
-    match all.get("aud") {
+    match aud {
         None | Some(Value::String(_)) => {}
         Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
         Some(_) => {
@@ -223,12 +270,11 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, AuthError> {
 
 /// `Ok(None)` when the claim is absent; the reason when it is present but `read` rejects it.
 fn optional<'a, T>(
-    all: &'a Map<String, Value>,
-    name: &str,
+    claim: Option<&'a Value>,
     read: impl Fn(&'a Value) -> Option<T>,
     reason: &'static str,
 ) -> Result<Option<T>, AuthError> {
-    all.get(name).map(|value| read(value).ok_or(AuthError::InvalidToken(reason))).transpose()
+    claim.map(|value| read(value).ok_or(AuthError::InvalidToken(reason))).transpose()
 }
 
 /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. `round` says which way a fraction
@@ -256,7 +302,7 @@ mod tests {
     fn verifier() -> Verifier {
         let mut policy = Policy::new(vec![AUD.into(), "https://other.example.com".into()]);
         policy.issuers = vec!["https://tenant.auth0.com/".into()];
-        Verifier::new(policy, Some(SECRET)).unwrap()
+        Verifier::new(policy, Some(SECRET))
     }
 
     fn claims() -> Value {
@@ -383,7 +429,7 @@ mod tests {
 
     #[test]
     fn issuer_is_not_required_when_none_is_configured() {
-        let verifier = Verifier::new(Policy::new(vec![AUD.into()]), Some(SECRET)).unwrap();
+        let verifier = Verifier::new(Policy::new(vec![AUD.into()]), Some(SECRET));
         assert!(verifier.verify(&sign(&without(claims(), "iss")), NOW).is_ok());
     }
 
@@ -404,7 +450,7 @@ mod tests {
     fn the_shared_secret_never_verifies_an_asymmetric_algorithm() {
         let mut policy = Policy::new(vec![AUD.into()]);
         policy.algorithms = vec![Algorithm::HS256, Algorithm::RS256];
-        let verifier = Verifier::new(policy, Some(SECRET)).unwrap();
+        let verifier = Verifier::new(policy, Some(SECRET));
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
@@ -414,6 +460,19 @@ mod tests {
             jsonwebtoken::crypto::sign(input.as_bytes(), &EncodingKey::from_secret(SECRET).unwrap(), Algorithm::HS256)
                 .unwrap();
         assert_eq!(verifier.verify(&format!("{input}.{sig}"), NOW).unwrap_err(), AuthError::InvalidAlgorithm);
+    }
+
+    #[test]
+    fn a_key_made_for_another_algorithm_of_the_same_family_never_verifies() {
+        let mut policy = Policy::new(vec![AUD.into()]);
+        policy.algorithms = vec![Algorithm::HS256, Algorithm::HS512];
+        let verifier = Verifier::new(policy, Some(SECRET));
+        let token = sign(&claims());
+        let hs512 = verifier.hmac_key(Algorithm::HS512).unwrap();
+        let refused = verifier.finish(verifier.parse(&token).unwrap(), hs512, NOW);
+        assert_eq!(refused.unwrap_err(), AuthError::InvalidAlgorithm);
+        assert!(verifier.verify(&token, NOW).is_ok(), "its own key verifies it");
+        assert!(Verifier::new(Policy::new(vec![AUD.into()]), None).hmac_key(Algorithm::HS256).is_none());
     }
 
     #[test]

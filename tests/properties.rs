@@ -32,7 +32,7 @@ fn verifier(issuers: bool, leeway: u64) -> Verifier {
         policy.issuers = vec![ISSUER.into()];
     }
     policy.leeway = leeway;
-    Verifier::new(policy, Some(SECRET)).unwrap()
+    Verifier::new(policy, Some(SECRET))
 }
 
 /// A JSON number for a NumericDate: whole seconds near now, any `i64`, fractions, negatives, and values

@@ -68,6 +68,11 @@ impl Emulator {
 
     /// [`Emulator::start`] for any Lambda binary.
     pub async fn start_binary(binary: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_command(binary, &[], env).await
+    }
+
+    /// [`Emulator::start`] for any Lambda function that a command runs (an interpreter and its arguments).
+    pub async fn start_command(program: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let runtime_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let runtime_api = runtime_listener.local_addr().unwrap();
@@ -83,7 +88,8 @@ impl Emulator {
         serve(gateway_listener, move |request| gateway_route(gateway_shared.clone(), gateway_queue.clone(), request));
 
         let spawned = Instant::now();
-        let mut child = Command::new(binary)
+        let mut child = Command::new(program)
+            .args(args)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "auth0-lambda-api")
@@ -109,6 +115,11 @@ impl Emulator {
             assert!(started.elapsed() < PATIENCE, "the function never polled for an invocation: {:?}", self.logs());
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// When the function process was spawned.
+    pub fn spawned(&self) -> Instant {
+        self.spawned
     }
 
     /// The cold start: from spawning the process to its first request for an invocation.
