@@ -229,6 +229,8 @@ async fn runtime_api_route(
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(30);
         let mut response = answer(StatusCode::OK, invocation.event.to_string());
         let headers = response.headers_mut();
+        // As Lambda sends it: the C++ runtime client under awslambdaric crashes on a /next without one.
+        headers.insert("content-type", "application/json".parse().unwrap());
         headers.insert("lambda-runtime-aws-request-id", invocation.id.parse().unwrap());
         headers.insert("lambda-runtime-deadline-ms", deadline.as_millis().to_string().parse().unwrap());
         headers.insert(
