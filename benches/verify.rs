@@ -226,7 +226,7 @@ fn paired(top: &mut Timed<'_>, bottom: &mut Timed<'_>) -> (f64, Duration, Durati
     let probe = top(10).max(bottom(10)) / 10;
     let iterations = u32::try_from(Duration::from_millis(2).as_nanos() / probe.as_nanos().max(1)).unwrap_or(1).max(1);
     // Warm-up: caches, branch predictors, the allocator's free lists and the CPU's clock settle first.
-    for _ in 0..25 {
+    for _ in 0..100 {
         top(iterations);
         bottom(iterations);
     }

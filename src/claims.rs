@@ -1,17 +1,29 @@
 //! The claims of a verified token: registered claims typed, the whole claim set kept as sent.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 /// The claims of a token that passed every check (the seed's `current_user`).
 ///
-/// The registered time claims are parsed once; string claims are read from the original claim set, so
-/// nothing is copied. `Debug` prints claim names only: claim values never reach a log by accident.
-#[derive(Clone, PartialEq)]
+/// Verification reads only the registered claims, borrowed from the decoded claim set; the claim set as a
+/// map of JSON values is built the first time a handler or a scope requirement asks for a claim, so a route
+/// that needs none of them (most requests) never allocates one. `Debug` prints claim names only: claim
+/// values never reach a log by accident.
+#[derive(Clone)]
 pub struct Claims {
     pub(crate) exp: i64,
     pub(crate) nbf: Option<i64>,
     pub(crate) iat: Option<i64>,
-    pub(crate) all: Map<String, Value>,
+    /// The claim set as the token sent it: a JSON object (verification checked that it parses as one).
+    payload: Vec<u8>,
+    all: OnceLock<Map<String, Value>>,
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        (self.exp, self.nbf, self.iat) == (other.exp, other.nbf, other.iat) && self.all() == other.all()
+    }
 }
 
 impl Claims {
@@ -27,7 +39,7 @@ impl Claims {
 
     /// `aud`: the audiences, whether the token sent one string or an array.
     pub fn audiences(&self) -> impl Iterator<Item = &str> {
-        let (single, many) = match self.all.get("aud") {
+        let (single, many) = match self.all().get("aud") {
             Some(Value::String(one)) => (Some(one.as_str()), None),
             Some(Value::Array(list)) => (None, Some(list.iter().filter_map(Value::as_str))),
             _ => (None, None),
@@ -57,7 +69,7 @@ impl Claims {
 
     /// The Auth0 RBAC permissions granted (`permissions`, an array of strings).
     pub fn permissions(&self) -> impl Iterator<Item = &str> {
-        let list = match self.all.get("permissions") {
+        let list = match self.all().get("permissions") {
             Some(Value::Array(list)) => list.as_slice(),
             _ => &[],
         };
@@ -77,17 +89,24 @@ impl Claims {
 
     /// Any claim, as sent.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.all.get(name)
+        self.all().get(name)
     }
 
     /// A claim that is a JSON string; `None` when it is absent or of another type.
     pub fn str_claim(&self, name: &str) -> Option<&str> {
-        self.all.get(name).and_then(Value::as_str)
+        self.all().get(name).and_then(Value::as_str)
     }
 
-    /// The whole claim set, as sent.
+    /// The whole claim set, as sent (read from the token on the first call).
     pub fn all(&self) -> &Map<String, Value> {
-        &self.all
+        // The payload parsed as a JSON object when the token was verified, so this cannot fail; an empty map
+        // would be the answer if it ever did.
+        self.all.get_or_init(|| serde_json::from_slice(&self.payload).unwrap_or_default())
+    }
+
+    /// Claims whose registered time claims were read by verification from `payload`, a JSON object.
+    pub(crate) fn new(exp: i64, nbf: Option<i64>, iat: Option<i64>, payload: Vec<u8>) -> Self {
+        Self { exp, nbf, iat, payload, all: OnceLock::new() }
     }
 
     /// Who to greet: `email`, else the custom claim named by `email_claim` (Auth0 access tokens carry the
@@ -156,7 +175,7 @@ impl Requirement {
 
 impl std::fmt::Debug for Claims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Claims").field("names", &self.all.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+        f.debug_struct("Claims").field("names", &self.all().keys().collect::<Vec<_>>()).finish_non_exhaustive()
     }
 }
 
@@ -166,8 +185,8 @@ mod tests {
     use serde_json::json;
 
     fn claims(value: Value) -> Claims {
-        let Value::Object(all) = value else { unreachable!() };
-        Claims { exp: 0, nbf: None, iat: None, all }
+        assert!(value.is_object());
+        Claims::new(0, None, None, value.to_string().into_bytes())
     }
 
     #[test]

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde_json::{Map, Value};
+use serde_json::Number;
 
 use crate::claims::Claims;
 use crate::error::AuthError;
@@ -150,9 +150,13 @@ impl Verifier {
         if !key.verifies(token.signing_input.as_bytes(), &signature[..len]) {
             return Err(AuthError::InvalidSignature);
         }
-        let claims = parse_claims(&decode_on_stack::<0>(token.payload)?)?;
-        self.check_claims(&claims, now)?;
-        Ok(claims)
+        let payload = URL_SAFE_NO_PAD
+            .decode(token.payload)
+            .map_err(|_| AuthError::InvalidToken("token segment is not valid base64url"))?;
+        let registered = Registered::read(&payload)?;
+        self.check_claims(&registered, now)?;
+        let Registered { exp, nbf, iat, .. } = registered;
+        Ok(Claims::new(exp, nbf, iat, payload))
     }
 
     /// [`Verifier::parse`] and [`Verifier::finish`] with the shared secret, for HS* tokens; any other
@@ -163,7 +167,7 @@ impl Verifier {
         self.finish(token, key, now)
     }
 
-    fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+    fn check_claims(&self, claims: &Registered<'_>, now: u64) -> Result<(), AuthError> {
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         let leeway = i64::try_from(self.policy.leeway).unwrap_or(i64::MAX);
         // RFC 7519 §4.1.4: the current time must be before `exp`.
@@ -175,12 +179,12 @@ impl Verifier {
             return Err(AuthError::NotYetValid);
         }
         if !self.policy.issuers.is_empty() {
-            let iss = claims.iss().ok_or(AuthError::WrongIssuer)?;
+            let iss = claims.iss.as_deref().ok_or(AuthError::WrongIssuer)?;
             if !self.policy.issuers.iter().any(|accepted| accepted == iss) {
                 return Err(AuthError::WrongIssuer);
             }
         }
-        if !claims.audiences().any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud)) {
+        if !claims.aud.iter().any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud)) {
             return Err(AuthError::WrongAudience);
         }
         Ok(())
@@ -188,8 +192,7 @@ impl Verifier {
 }
 
 /// A token segment, base64url-decoded into a buffer of `N` bytes on the stack, or on the heap when it is
-/// longer. Auth0's headers are under 100 bytes; a claim set goes to the heap (zeroing a stack buffer that
-/// fits one costs what the allocation saves).
+/// longer (Auth0's headers are under 100 bytes).
 fn decode_on_stack<const N: usize>(segment: &str) -> Result<SegmentBytes<N>, AuthError> {
     let invalid = || AuthError::InvalidToken("token segment is not valid base64url");
     let mut buffer = [0u8; N];
@@ -219,85 +222,186 @@ impl<const N: usize> std::ops::Deref for SegmentBytes<N> {
     }
 }
 
-/// Reads the claim set and checks the JSON type of every registered claim we rely on.
-fn parse_claims(payload: &[u8]) -> Result<Claims, AuthError> {
-    let all: Map<String, Value> =
-        serde_json::from_slice(payload).map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
+/// The registered claims verification reads (RFC 7519 §4.1, and Auth0's `scope` and `permissions`), borrowed
+/// from the claim set and typed. Nothing else of the claim set is copied or kept apart from it.
+struct Registered<'a> {
+    exp: i64,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    iss: Option<Cow<'a, str>>,
+    /// `aud`, whether the token sent one string or an array.
+    aud: Vec<Cow<'a, str>>,
+}
 
-    // One pass over the claim set picks out the registered claims; they are then checked in a fixed order, so
-    // the reason given for a token with several bad claims does not depend on their order.
-    let mut registered: [Option<&Value>; 8] = [None; 8];
-    for (name, value) in &all {
-        let slot = match name.as_str() {
-            "exp" => 0,
-            "nbf" => 1,
-            "iat" => 2,
-            "iss" => 3,
-            "sub" => 4,
-            "scope" => 5,
-            "permissions" => 6,
-            "aud" => 7,
-            _ => continue,
-        };
-        registered[slot] = Some(value);
-    }
-    let [exp, nbf, iat, iss, sub, scope, permissions, aud] = registered;
+/// The registered claims as they are in the JSON, before their types are checked. A name the object holds
+/// twice is refused: no two readers of the token may see different values.
+#[derive(Deserialize)]
+struct RawRegistered<'a> {
+    #[serde(borrow)]
+    exp: Option<Claim<'a>>,
+    #[serde(borrow)]
+    nbf: Option<Claim<'a>>,
+    #[serde(borrow)]
+    iat: Option<Claim<'a>>,
+    #[serde(borrow)]
+    iss: Option<Claim<'a>>,
+    #[serde(borrow)]
+    sub: Option<Claim<'a>>,
+    #[serde(borrow)]
+    scope: Option<Claim<'a>>,
+    #[serde(borrow)]
+    permissions: Option<Claim<'a>>,
+    #[serde(borrow)]
+    aud: Option<Claim<'a>>,
+}
 
-    let exp = match exp {
-        None => return Err(AuthError::InvalidToken("token has no exp claim")),
-        Some(value) => numeric_date(value, f64::floor).ok_or(AuthError::InvalidToken("exp must be a number"))?,
-    };
-    let nbf = optional(nbf, |v| numeric_date(v, f64::ceil), "nbf must be a number")?;
-    let iat = optional(iat, |v| numeric_date(v, f64::floor), "iat must be a number")?;
-    optional(iss, Value::as_str, "iss must be a string")?;
-    optional(sub, Value::as_str, "sub must be a string")?;
-    optional(scope, Value::as_str, "scope must be a space-separated string")?;
-    match permissions {
-        None => {}
-        Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
-        Some(_) => return Err(AuthError::InvalidToken("permissions must be an array of strings")),
-    }
-    match aud {
-        None | Some(Value::String(_)) => {}
-        Some(Value::Array(list)) if list.iter().all(Value::is_string) => {}
-        Some(_) => {
-            return Err(AuthError::InvalidToken("aud must be a string or an array of strings"));
+impl<'a> Registered<'a> {
+    /// Reads the claim set and checks the JSON type of every registered claim we rely on, in a fixed order,
+    /// so that the reason given for a token with several bad claims does not depend on their order.
+    fn read(payload: &'a [u8]) -> Result<Self, AuthError> {
+        const NOT_AN_OBJECT: AuthError = AuthError::InvalidToken("token claims are not a JSON object");
+        // A struct also deserialises from a JSON array; a claim set is an object.
+        if payload.trim_ascii_start().first() != Some(&b'{') {
+            return Err(NOT_AN_OBJECT);
         }
+        let raw: RawRegistered<'a> = serde_json::from_slice(payload).map_err(|_| NOT_AN_OBJECT)?;
+        let exp = match raw.exp {
+            None => return Err(AuthError::InvalidToken("token has no exp claim")),
+            Some(claim) => claim.numeric_date(f64::floor).ok_or(AuthError::InvalidToken("exp must be a number"))?,
+        };
+        let nbf = optional(raw.nbf, |claim| claim.numeric_date(f64::ceil), "nbf must be a number")?;
+        let iat = optional(raw.iat, |claim| claim.numeric_date(f64::floor), "iat must be a number")?;
+        let iss = optional(raw.iss, Claim::text, "iss must be a string")?;
+        optional(raw.sub, Claim::text, "sub must be a string")?;
+        optional(raw.scope, Claim::text, "scope must be a space-separated string")?;
+        optional(raw.permissions, Claim::texts, "permissions must be an array of strings")?;
+        let aud = match raw.aud {
+            None => Vec::new(),
+            Some(Claim::Text(one)) => vec![one],
+            Some(Claim::Texts(many)) => many,
+            Some(_) => return Err(AuthError::InvalidToken("aud must be a string or an array of strings")),
+        };
+        Ok(Self { exp, nbf, iat, iss, aud })
     }
-
-    Ok(Claims { exp, nbf, iat, all })
 }
 
 /// `Ok(None)` when the claim is absent; the reason when it is present but `read` rejects it.
 fn optional<'a, T>(
-    claim: Option<&'a Value>,
-    read: impl Fn(&'a Value) -> Option<T>,
+    claim: Option<Claim<'a>>,
+    read: impl Fn(Claim<'a>) -> Option<T>,
     reason: &'static str,
 ) -> Result<Option<T>, AuthError> {
-    claim.map(|value| read(value).ok_or(AuthError::InvalidToken(reason))).transpose()
+    claim.map(|claim| read(claim).ok_or(AuthError::InvalidToken(reason))).transpose()
 }
 
-/// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. `round` says which way a fraction
-/// goes, always toward the stricter answer.
-fn numeric_date(value: &Value, round: fn(f64) -> f64) -> Option<i64> {
-    let number = value.as_number()?;
-    if let Some(whole) = number.as_i64() {
-        return Some(whole);
+/// One claim's value as verification sees it: a number, a string, an array of strings, or anything else.
+/// Strings without escapes are borrowed from the claim set.
+enum Claim<'a> {
+    Number(Number),
+    Text(Cow<'a, str>),
+    Texts(Vec<Cow<'a, str>>),
+    Other,
+}
+
+impl<'a> Claim<'a> {
+    fn text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Self::Text(text) => Some(text),
+            _ => None,
+        }
     }
-    let seconds = round(number.as_f64()?);
-    // Beyond ±2^62 s any date is nonsense; the bound also keeps the cast exact.
-    (seconds.is_finite() && seconds.abs() < 4.6e18).then_some(seconds as i64)
+
+    fn texts(self) -> Option<Vec<Cow<'a, str>>> {
+        match self {
+            Self::Texts(texts) => Some(texts),
+            _ => None,
+        }
+    }
+
+    /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. `round` says which way a fraction
+    /// goes, always toward the stricter answer.
+    fn numeric_date(self, round: fn(f64) -> f64) -> Option<i64> {
+        let Self::Number(number) = self else { return None };
+        if let Some(whole) = number.as_i64() {
+            return Some(whole);
+        }
+        let seconds = round(number.as_f64()?);
+        // Beyond ±2^62 s any date is nonsense; the bound also keeps the cast exact.
+        (seconds.is_finite() && seconds.abs() < 4.6e18).then_some(seconds as i64)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Claim<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ClaimVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ClaimVisitor<'a>(std::marker::PhantomData<Claim<'a>>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for ClaimVisitor<'a> {
+    type Value = Claim<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Claim<'a>, E> {
+        Ok(Claim::Other)
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Claim<'a>, E> {
+        Ok(Claim::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Claim<'a>, E> {
+        Ok(Claim::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Claim<'a>, E> {
+        Ok(Number::from_f64(value).map_or(Claim::Other, Claim::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Claim<'a>, E> {
+        Ok(Claim::Text(Cow::Borrowed(value)))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Claim<'a>, E> {
+        Ok(Claim::Text(Cow::Owned(value.to_owned())))
+    }
+
+    fn visit_unit<E>(self) -> Result<Claim<'a>, E> {
+        Ok(Claim::Other)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Claim<'a>, A::Error> {
+        let mut texts = Vec::new();
+        let mut all_texts = true;
+        while let Some(element) = seq.next_element::<Claim<'a>>()? {
+            match element {
+                Claim::Text(text) if all_texts => texts.push(text),
+                _ => all_texts = false,
+            }
+        }
+        Ok(if all_texts { Claim::Texts(texts) } else { Claim::Other })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Claim<'a>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Claim::Other)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use jsonwebtoken::{EncodingKey, Header};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const SECRET: &[u8] = b"an-hmac-secret-of-at-least-thirty-two-bytes";
     const NOW: u64 = 1_800_000_000;
     const AUD: &str = "https://api.example.com";
+    const ISS: &str = "https://tenant.auth0.com/";
 
     fn verifier() -> Verifier {
         let mut policy = Policy::new(vec![AUD.into(), "https://other.example.com".into()]);
@@ -306,7 +410,7 @@ mod tests {
     }
 
     fn claims() -> Value {
-        json!({"sub": "auth0|1", "aud": AUD, "iss": "https://tenant.auth0.com/", "exp": NOW + 60})
+        json!({"sub": "auth0|1", "aud": AUD, "iss": ISS, "exp": NOW + 60})
     }
 
     fn sign(claims: &Value) -> String {
@@ -484,16 +588,55 @@ mod tests {
 
     #[test]
     fn claims_that_are_not_an_object_are_invalid() {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
-        for payload in ["[1]", "\"x\"", "{", ""] {
-            let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
-            let sig = jsonwebtoken::crypto::sign(
-                input.as_bytes(),
-                &EncodingKey::from_secret(SECRET).unwrap(),
-                Algorithm::HS256,
-            )
-            .unwrap();
-            assert_eq!(code(verifier().verify(&format!("{input}.{sig}"), NOW)), "invalid_token", "{payload}");
+        // An array in the order of the registered claims would fill them if it were read as a struct.
+        let in_order = format!(r#"[{}, null, null, "https://issuer/", null, null, null, "{AUD}"]"#, NOW + 60);
+        for payload in ["[1]", "\"x\"", "{", "", &in_order, " [1]"] {
+            assert_eq!(
+                verify_raw(payload),
+                Err(AuthError::InvalidToken("token claims are not a JSON object")),
+                "{payload}"
+            );
         }
+    }
+
+    /// Verifies a token whose claim set is exactly `payload`, signed with the test secret.
+    fn verify_raw(payload: &str) -> Result<Claims, AuthError> {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
+        let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
+        let sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &EncodingKey::from_secret(SECRET).unwrap(), Algorithm::HS256)
+                .unwrap();
+        verifier().verify(&format!("{input}.{sig}"), NOW)
+    }
+
+    #[test]
+    fn a_registered_claim_sent_twice_is_invalid() {
+        let exp = NOW + 60;
+        for payload in [
+            format!(r#"{{"iss": "{ISS}", "exp": {exp}, "aud": "{AUD}", "exp": {exp}}}"#),
+            format!(r#"{{"iss": "{ISS}", "exp": {exp}, "aud": "https://evil.example", "aud": "{AUD}"}}"#),
+        ] {
+            assert_eq!(code(verify_raw(&payload)), "invalid_token", "{payload}");
+        }
+        // Another claim sent twice is not read by verification: the last one is the claim set's, as before.
+        let claims =
+            verify_raw(&format!(r#"{{"iss": "{ISS}", "exp": {exp}, "aud": "{AUD}", "x": 1, "x": 2}}"#)).unwrap();
+        assert_eq!(claims.get("x"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn escaped_strings_are_compared_as_decoded() {
+        let (aud, iss) = (AUD.replace('/', "\\/"), ISS.replace('t', "\\u0074"));
+        let claims = verify_raw(&format!(r#"{{"iss": "{iss}", "exp": {}, "aud": ["{aud}"]}}"#, NOW + 60)).unwrap();
+        assert_eq!(claims.audiences().collect::<Vec<_>>(), [AUD]);
+        assert_eq!(claims.iss(), Some(ISS));
+    }
+
+    #[test]
+    fn the_claim_set_handed_on_is_the_token_s_whole_claim_set() {
+        let sent = with(with(claims(), "https://example.com/roles", json!(["admin"])), "scope", json!("read"));
+        let verified = verify(&sent).unwrap();
+        assert_eq!(&Value::Object(verified.all().clone()), &sent);
+        assert_eq!(verified.scopes().collect::<Vec<_>>(), ["read"]);
     }
 }
