@@ -7,7 +7,9 @@
 //!   the token's own signing input and signature;
 //! - `verify/<alg>`: what production does with a bearer token: `Authenticator::claims_for`, with the function's
 //!   key store holding the keys a TLS JWKS server sent at cold start (the HMAC key from the configuration);
-//! - `request/<alg>`: a whole API Gateway v2 request to `/api/private` through `App::handle`.
+//! - `request/<alg>`: a whole API Gateway v2 request to `/api/private` through `App::handle`;
+//! - `request/bare_lambda_http`: what a bare `lambda_http` function does with the same request (drops it,
+//!   answers a text), the part of `request/<alg>` that is lambda_http's own.
 //!
 //! Then the ratios the README reports are printed against their targets, each measured paired (batches of
 //! both sides back to back, median of 51 rounds), so that the machine's drift does not pick a side.
@@ -106,6 +108,21 @@ fn per_algorithm(c: &mut Criterion) {
         ("ES256", keys[1].sign(&claims), Floor::from_jwk(&jwks[1])),
         ("EdDSA", keys[2].sign(&claims), Floor::from_jwk(&jwks[2])),
     ];
+    // What any lambda_http function pays per request before its handler's own work: the Request lambda_http
+    // built (its request context, the Lambda context, headers) dropped and a text response made, as the
+    // bare function of the cold-start benchmark does.
+    let bare_event = support::with_route(support::event("v2-root-ok"), "GET", "/api/private");
+    c.bench_function("request/bare_lambda_http", |b| {
+        b.iter_batched(
+            || support::request(&bare_event),
+            |request| {
+                drop(request);
+                lambda_http::Response::new(lambda_http::Body::from("Hello World!"))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
     let mut paired_cases = Vec::new();
     for (name, token, floor) in &cases {
         let (input, signature) = token.rsplit_once('.').unwrap();
@@ -154,7 +171,18 @@ fn per_algorithm(c: &mut Criterion) {
             ],
         ));
     }
-    report(paired_cases);
+    let mut bare: Timed<'_> = Box::new(|iterations| {
+        let mut spent = Duration::ZERO;
+        for _ in 0..iterations {
+            let request = support::request(&bare_event);
+            let started = Instant::now();
+            drop(request);
+            drop(black_box(lambda_http::Response::new(lambda_http::Body::from("Hello World!"))));
+            spent += started.elapsed();
+        }
+        spent
+    });
+    report(paired_cases, &mut bare);
     assert_eq!(server.requests(), 1, "the benchmark must measure cached keys");
 }
 
@@ -252,22 +280,32 @@ fn paired(top: &mut Timed<'_>, bottom: &mut Timed<'_>) -> (f64, Duration, Durati
 }
 
 /// The targets of the per-request cost, each ratio measured paired.
-fn report(cases: Vec<(&'static str, [Timed<'_>; 3])>) {
+/// Also shows, for each algorithm, the request without what lambda_http itself spends on it (`bare`).
+fn report(cases: Vec<(&'static str, [Timed<'_>; 3])>, bare: &mut Timed<'_>) {
     println!("\n| Ratio, paired medians of this run | Value | Target |\n| --- | --- | --- |");
     for (name, [mut floor, mut verify, mut request]) in cases {
         let floor_target = if name == "HS256" { 4.0 } else { 1.3 };
         report_ratio(name, ("verify", &mut verify), ("floor", &mut floor), floor_target);
-        report_ratio(name, ("request", &mut request), ("verify", &mut verify), 1.5);
+        let verification = report_ratio(name, ("request", &mut request), ("verify", &mut verify), 1.5);
+        let (_, request_time, bare_time) = paired(&mut request, bare);
+        let own = request_time.saturating_sub(bare_time);
+        println!(
+            "| `request/{name}` {request_time:.2?} less lambda_http's own `request/bare_lambda_http` {bare_time:.2?}, \
+             / `verify/{name}` | {:.2}x | (what this function adds to a request) |",
+            own.as_secs_f64() / verification.as_secs_f64()
+        );
     }
 }
 
-fn report_ratio(name: &str, top: (&str, &mut Timed<'_>), bottom: (&str, &mut Timed<'_>), target: f64) {
+/// Prints one paired ratio against its target; returns the bottom's median.
+fn report_ratio(name: &str, top: (&str, &mut Timed<'_>), bottom: (&str, &mut Timed<'_>), target: f64) -> Duration {
     let (ratio, top_time, bottom_time) = paired(top.1, bottom.1);
     let verdict = if ratio <= target { "met" } else { "missed" };
     let (top, bottom) = (top.0, bottom.0);
     println!(
         "| `{top}/{name}` {top_time:.2?} / `{bottom}/{name}` {bottom_time:.2?} | {ratio:.2}x | <= {target}x, {verdict} |"
     );
+    bottom_time
 }
 
 fn main() {
