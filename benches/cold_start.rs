@@ -34,8 +34,12 @@ use std::time::{Duration, Instant};
 use emulator::{Emulator, http_get};
 use process::{cpu_time, page_faults, peak_rss_kib, percentile};
 
-/// Rounds: each starts every configuration once. Enough for a stable median on a busy two-core machine.
-const ROUNDS: usize = 31;
+/// Rounds: each starts every configuration once. Enough for a stable median on a busy two-core machine;
+/// `COLD_START_ROUNDS` sets another count (CI runs a few to check that the benchmark works).
+fn rounds() -> usize {
+    std::env::var("COLD_START_ROUNDS").map_or(31, |n| n.parse().expect("COLD_START_ROUNDS"))
+}
+
 /// Requests served before reading the peak memory, so the figure includes steady-state allocations.
 const WARM_REQUESTS: usize = 200;
 
@@ -137,14 +141,15 @@ fn main() {
     }
 
     let fetches_before = tls_jwks.requests();
-    for _ in 0..ROUNDS {
+    let rounds = rounds();
+    for _ in 0..rounds {
         for run in &mut runs {
             runtime.block_on(measure(run));
         }
     }
-    let supplied_fetches = tls_jwks.requests() - fetches_before - ROUNDS; // the TLS run fetches once per start
+    let supplied_fetches = tls_jwks.requests() - fetches_before - rounds; // the TLS run fetches once per start
 
-    println!("{ROUNDS} interleaved cold starts each; init is exec -> first /next (wall clock), init CPU the");
+    println!("{rounds} interleaved cold starts each; init is exec -> first /next (wall clock), init CPU the");
     println!("function's CPU time until then; memory is the peak RSS after {WARM_REQUESTS} requests. moto's");
     println!(
         "GetSecretValue from a warm process (moto closes every connection: a TLS handshake each): {moto_service_time:.2?}\n"

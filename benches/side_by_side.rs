@@ -22,10 +22,11 @@ use jsonwebtoken::Algorithm;
 use process::{peak_rss_kib, percentile};
 use serde_json::{Value, json};
 
-/// Cold starts of each function, one of each per round; the table shows their median.
-const ROUNDS: usize = 21;
-/// Warm invocations of each function, taken in turns.
-const WARM: usize = 1000;
+/// Cold starts of each function (one of each per round; the table shows their median) and warm invocations
+/// of each, taken in turns; `SIDE_BY_SIDE_ROUNDS` and `SIDE_BY_SIDE_WARM` set other counts (CI runs a few).
+fn count(variable: &str, default: usize) -> usize {
+    std::env::var(variable).map_or(default, |n| n.parse().unwrap_or_else(|_| panic!("{variable}")))
+}
 
 /// One function to measure.
 struct Peer {
@@ -128,7 +129,7 @@ async fn side_by_side() {
     ];
 
     // Cold starts: exec to the first answer, the invocation waiting for the function's first poll.
-    for _ in 0..ROUNDS {
+    for _ in 0..count("SIDE_BY_SIDE_ROUNDS", 21) {
         for peer in &mut peers {
             let emulator = peer.start().await;
             let answer = peer.invoke(&emulator, &event).await;
@@ -146,7 +147,7 @@ async fn side_by_side() {
         peer.invoke(&emulator, &event).await;
         running.push(emulator);
     }
-    for _ in 0..WARM {
+    for _ in 0..count("SIDE_BY_SIDE_WARM", 1000) {
         for (peer, emulator) in peers.iter_mut().zip(&running) {
             let elapsed = peer.invoke(emulator, &event).await;
             peer.warm.push(elapsed);
@@ -178,8 +179,9 @@ fn shown(duration: Duration) -> String {
 }
 
 fn report(peers: &[Peer]) {
+    let warm = peers[0].warm.len();
     println!(
-        "\n| `GET /protected`, valid HS256 token | Cold start p50 (exec to first answer) | Init p50 | Warm p50 / p99 ({WARM}) | Peak RSS |"
+        "\n| `GET /protected`, valid HS256 token | Cold start p50 (exec to first answer) | Init p50 | Warm p50 / p99 ({warm}) | Peak RSS |"
     );
     println!("| --- | --- | --- | --- | --- |");
     for peer in peers {

@@ -245,67 +245,66 @@ fn timed<'a>(mut operation: impl FnMut() + 'a) -> Timed<'a> {
     })
 }
 
-/// The ratio of `top` to `bottom` as the median over rounds, each round timing a batch of both back to back
-/// (in alternating order): the machine's drift and its neighbours' noise fall on both alike, which separate
-/// criterion runs minutes apart do not give. Returns the ratio and both medians per iteration.
-fn paired(top: &mut Timed<'_>, bottom: &mut Timed<'_>) -> (f64, Duration, Duration) {
+/// Times `items` in rounds, a batch of each per round in rotating order, and returns each round's time per
+/// iteration of each item. The ratios are then taken within a round: the machine's drift and its
+/// neighbours' noise fall on all items alike, which separate runs minutes apart do not give.
+fn interleaved<'a>(items: &mut [&mut Timed<'a>]) -> Vec<Vec<Duration>> {
     const ROUNDS: usize = 51;
-    // Batches of about 2 ms of the slower one.
-    let probe = top(10).max(bottom(10)) / 10;
+    // Batches of about 2 ms of the slowest item.
+    let probe = items.iter_mut().map(|item| item(10)).max().unwrap_or_default() / 10;
     let iterations = u32::try_from(Duration::from_millis(2).as_nanos() / probe.as_nanos().max(1)).unwrap_or(1).max(1);
     // Warm-up: caches, branch predictors, the allocator's free lists and the CPU's clock settle first.
     for _ in 0..100 {
-        top(iterations);
-        bottom(iterations);
+        for item in items.iter_mut() {
+            item(iterations);
+        }
     }
-    let (mut ratios, mut tops, mut bottoms) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let (t, b) = if round % 2 == 0 {
-            let t = top(iterations);
-            (t, bottom(iterations))
-        } else {
-            let b = bottom(iterations);
-            (top(iterations), b)
-        };
-        ratios.push(t.as_secs_f64() / b.as_secs_f64());
-        tops.push(t / iterations);
-        bottoms.push(b / iterations);
-    }
-    let median = |values: &mut Vec<Duration>| {
-        values.sort_unstable();
-        values[values.len() / 2]
-    };
-    ratios.sort_by(f64::total_cmp);
-    (ratios[ROUNDS / 2], median(&mut tops), median(&mut bottoms))
+    (0..ROUNDS)
+        .map(|round| {
+            let mut times = vec![Duration::ZERO; items.len()];
+            for offset in 0..items.len() {
+                let at = (round + offset) % items.len();
+                times[at] = items[at](iterations) / iterations;
+            }
+            times
+        })
+        .collect()
 }
 
-/// The targets of the per-request cost, each ratio measured paired.
-/// Also shows, for each algorithm, the request without what lambda_http itself spends on it (`bare`).
-fn report(cases: Vec<(&'static str, [Timed<'_>; 3])>, bare: &mut Timed<'_>) {
-    println!("\n| Ratio, paired medians of this run | Value | Target |\n| --- | --- | --- |");
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The targets of the per-request cost, each ratio taken within interleaved rounds of the floor, the
+/// verification, the whole request and a bare lambda_http request (`bare`).
+fn report<'a>(cases: Vec<(&'static str, [Timed<'a>; 3])>, bare: &mut Timed<'a>) {
+    println!("\n| Ratio, median over interleaved rounds of this run | Value | Target |\n| --- | --- | --- |");
     for (name, [mut floor, mut verify, mut request]) in cases {
+        let rounds = interleaved(&mut [&mut floor, &mut verify, &mut request, bare]);
+        let time = |at: usize| Duration::from_secs_f64(median(rounds.iter().map(|r| r[at].as_secs_f64()).collect()));
+        let ratio = |value: fn(&[f64]) -> f64| {
+            median(rounds.iter().map(|r| value(&r.iter().map(Duration::as_secs_f64).collect::<Vec<_>>())).collect())
+        };
+        let verdict = |value: f64, target: f64| if value <= target { "met" } else { "missed" };
+        let (floor_time, verify_time, request_time, bare_time) = (time(0), time(1), time(2), time(3));
         let floor_target = if name == "HS256" { 4.0 } else { 1.3 };
-        report_ratio(name, ("verify", &mut verify), ("floor", &mut floor), floor_target);
-        let verification = report_ratio(name, ("request", &mut request), ("verify", &mut verify), 1.5);
-        let (_, request_time, bare_time) = paired(&mut request, bare);
-        let own = request_time.saturating_sub(bare_time);
+        let over_floor = ratio(|t| t[1] / t[0]);
         println!(
-            "| `request/{name}` {request_time:.2?} less lambda_http's own `request/bare_lambda_http` {bare_time:.2?}, \
-             / `verify/{name}` | {:.2}x | (what this function adds to a request) |",
-            own.as_secs_f64() / verification.as_secs_f64()
+            "| `verify/{name}` {verify_time:.2?} / `floor/{name}` {floor_time:.2?} | {over_floor:.2}x | <= {floor_target}x, {} |",
+            verdict(over_floor, floor_target)
+        );
+        let over_verify = ratio(|t| t[2] / t[1]);
+        println!(
+            "| `request/{name}` {request_time:.2?} / `verify/{name}` | {over_verify:.2}x | <= 1.5x, {} |",
+            verdict(over_verify, 1.5)
+        );
+        let own = ratio(|t| (t[2] - t[3]) / t[1]);
+        println!(
+            "| `request/{name}` less lambda_http's own `request/bare_lambda_http` {bare_time:.2?}, / `verify/{name}` \
+             | {own:.2}x | what this function adds to lambda_http's request |"
         );
     }
-}
-
-/// Prints one paired ratio against its target; returns the bottom's median.
-fn report_ratio(name: &str, top: (&str, &mut Timed<'_>), bottom: (&str, &mut Timed<'_>), target: f64) -> Duration {
-    let (ratio, top_time, bottom_time) = paired(top.1, bottom.1);
-    let verdict = if ratio <= target { "met" } else { "missed" };
-    let (top, bottom) = (top.0, bottom.0);
-    println!(
-        "| `{top}/{name}` {top_time:.2?} / `{bottom}/{name}` {bottom_time:.2?} | {ratio:.2}x | <= {target}x, {verdict} |"
-    );
-    bottom_time
 }
 
 fn main() {
