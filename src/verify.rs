@@ -159,8 +159,8 @@ impl Verifier {
         Ok(Claims::new(exp, nbf, iat, payload))
     }
 
-    /// [`Verifier::parse`] and [`Verifier::finish`] with the shared secret, for HS* tokens; any other
-    /// algorithm is refused by [`Verifier::finish`]'s family check.
+    /// [`Verifier::parse`] and [`Verifier::finish`] with the shared secret, for HS* tokens; a token of any
+    /// other algorithm finds no HMAC key and is refused (`invalid_algorithm`).
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
         let token = self.parse(token)?;
         let key = self.hmac_key(token.algorithm).ok_or(AuthError::InvalidAlgorithm)?;
@@ -233,38 +233,71 @@ struct Registered<'a> {
     aud: Vec<Cow<'a, str>>,
 }
 
-/// The registered claims as they are in the JSON, before their types are checked. A name the object holds
-/// twice is refused: no two readers of the token may see different values.
-#[derive(Deserialize)]
+/// The registered claims as they are in the JSON, before their types are checked.
+#[derive(Default)]
 struct RawRegistered<'a> {
-    #[serde(borrow)]
     exp: Option<Claim<'a>>,
-    #[serde(borrow)]
     nbf: Option<Claim<'a>>,
-    #[serde(borrow)]
     iat: Option<Claim<'a>>,
-    #[serde(borrow)]
     iss: Option<Claim<'a>>,
-    #[serde(borrow)]
     sub: Option<Claim<'a>>,
-    #[serde(borrow)]
     scope: Option<Claim<'a>>,
-    #[serde(borrow)]
     permissions: Option<Claim<'a>>,
-    #[serde(borrow)]
     aud: Option<Claim<'a>>,
+}
+
+/// Reads a JSON object (an array is refused), picks out the registered claims, and reads every other value in
+/// full, so that a claim set verification accepts is one [`Claims::all`] can read (a number out of range or a
+/// broken escape anywhere fails here, not later as an empty claim set). A registered name the object holds
+/// twice is refused: no two readers of the token may see different values.
+impl<'de: 'a, 'a> Deserialize<'de> for RawRegistered<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<'a>(std::marker::PhantomData<RawRegistered<'a>>);
+
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Fields<'a> {
+            type Value = RawRegistered<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawRegistered<'a>, A::Error> {
+                let mut raw = RawRegistered::default();
+                while let Some(name) = map.next_key::<Claim<'a>>()? {
+                    let Claim::Text(name) = name else { return Err(serde::de::Error::custom("a key is a string")) };
+                    let slot = match name.as_ref() {
+                        "exp" => &mut raw.exp,
+                        "nbf" => &mut raw.nbf,
+                        "iat" => &mut raw.iat,
+                        "iss" => &mut raw.iss,
+                        "sub" => &mut raw.sub,
+                        "scope" => &mut raw.scope,
+                        "permissions" => &mut raw.permissions,
+                        "aud" => &mut raw.aud,
+                        _ => {
+                            map.next_value::<Claim<'a>>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(serde::de::Error::custom("a registered claim appears twice"));
+                    }
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(raw)
+            }
+        }
+
+        deserializer.deserialize_map(Fields(std::marker::PhantomData))
+    }
 }
 
 impl<'a> Registered<'a> {
     /// Reads the claim set and checks the JSON type of every registered claim we rely on, in a fixed order,
     /// so that the reason given for a token with several bad claims does not depend on their order.
     fn read(payload: &'a [u8]) -> Result<Self, AuthError> {
-        const NOT_AN_OBJECT: AuthError = AuthError::InvalidToken("token claims are not a JSON object");
-        // A struct also deserialises from a JSON array; a claim set is an object.
-        if payload.trim_ascii_start().first() != Some(&b'{') {
-            return Err(NOT_AN_OBJECT);
-        }
-        let raw: RawRegistered<'a> = serde_json::from_slice(payload).map_err(|_| NOT_AN_OBJECT)?;
+        let raw: RawRegistered<'a> = serde_json::from_slice(payload)
+            .map_err(|_| AuthError::InvalidToken("token claims are not a JSON object"))?;
         let exp = match raw.exp {
             None => return Err(AuthError::InvalidToken("token has no exp claim")),
             Some(claim) => claim.numeric_date(f64::floor).ok_or(AuthError::InvalidToken("exp must be a number"))?,
@@ -387,7 +420,8 @@ impl<'de: 'a, 'a> serde::de::Visitor<'de> for ClaimVisitor<'a> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Claim<'a>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        // Read in full, not skipped: see `RawRegistered`.
+        while map.next_entry::<Claim<'a>, Claim<'a>>()?.is_some() {}
         Ok(Claim::Other)
     }
 }
@@ -622,6 +656,20 @@ mod tests {
         let claims =
             verify_raw(&format!(r#"{{"iss": "{ISS}", "exp": {exp}, "aud": "{AUD}", "x": 1, "x": 2}}"#)).unwrap();
         assert_eq!(claims.get("x"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn a_claim_set_the_handler_could_not_read_is_invalid() {
+        let exp = NOW + 60;
+        for extra in [r#""x": 1e400"#, r#""x": "\ud800""#, r#""x": {"y": [1, -1e999]}"#, r#""x": [{"\udfff": 1}]"#] {
+            let payload = format!(r#"{{"iss": "{ISS}", "exp": {exp}, "aud": "{AUD}", {extra}}}"#);
+            assert_eq!(
+                verify_raw(&payload),
+                Err(AuthError::InvalidToken("token claims are not a JSON object")),
+                "{extra}"
+            );
+            assert!(serde_json::from_str::<Value>(&payload).is_err(), "a claim set serde_json reads: {extra}");
+        }
     }
 
     #[test]
