@@ -130,19 +130,13 @@ impl App {
     /// Builds the verifier, the HMAC key and the JWKS client from a validated configuration. No I/O: the
     /// first JWKS fetch is [`App::prefetch_keys`].
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        Self::with_jwks_client(config, None)
-    }
-
-    /// [`App::new`] with another JWKS client than HTTP (tests count and fault fetches through it).
-    pub fn with_jwks_client(config: Config, client: Option<Box<dyn JwksClient>>) -> Result<Self, ConfigError> {
         let verifier = Verifier::new(config.policy(), config.hmac_secret.as_deref());
-        let client = match (client, &config.jwks_url) {
-            (Some(client), _) => Some(client),
-            (None, Some(url)) => {
+        let client = match &config.jwks_url {
+            Some(url) => {
                 let tls = config.trust.client_config()?;
                 Some(Box::new(HttpJwksClient::new(url.clone(), &tls)) as Box<dyn JwksClient>)
             }
-            (None, None) => None,
+            None => None,
         };
         let keys = client.map(|client| match config.supplied_keys {
             Some(keys) => KeyStore::with_keys(client, config.key_policy, &config.algorithms, keys, Instant::now()),

@@ -99,11 +99,6 @@ impl Verifier {
         Self { policy, hmac_keys }
     }
 
-    /// The policy this verifier enforces.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
     /// The shared secret's key for `algorithm`, when it is an HS* algorithm of the policy and a secret is
     /// configured.
     pub fn hmac_key(&self, algorithm: Algorithm) -> Option<&VerifyingKey> {
