@@ -6,12 +6,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::AlgorithmFamily;
 
 use lambda_http::Request;
-use lambda_http::http::HeaderMap;
 use lambda_http::http::header::AUTHORIZATION;
+use lambda_http::http::{HeaderMap, HeaderValue};
 
 use crate::claims::Claims;
+use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, BEARER_SHAPE};
-use crate::jwks::{KeyError, KeyStore};
+use crate::jwks::{FetchError, HttpJwksClient, KeyError, KeyStore};
 use crate::verify::Verifier;
 
 /// Longest `Authorization` header we read, checked before any decoding. Auth0 access tokens are 1–2 KiB.
@@ -22,12 +23,16 @@ pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
 /// The scheme is case-insensitive; exactly one space separates it from the token; the token is base64url
 /// segments separated by dots. Anything else is [`AuthError::InvalidHeader`], never a 200 or a 500.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or(AuthError::MissingHeader)?;
+    bearer_in(headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes))
+}
+
+/// [`bearer_token`] over the values of every `Authorization` header a request carried, however the front
+/// door received them (an `http` header map, an API Gateway event's header maps, a TOKEN authorizer's value).
+pub fn bearer_in<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<&'a str, AuthError> {
+    let bytes = values.next().ok_or(AuthError::MissingHeader)?;
     if values.next().is_some() {
         return Err(AuthError::InvalidHeader("only one Authorization header is allowed"));
     }
-    let bytes = value.as_bytes();
     if bytes.is_empty() {
         return Err(AuthError::MissingHeader);
     }
@@ -102,6 +107,34 @@ impl Authenticator {
         Self { verifier, keys }
     }
 
+    /// The authenticator a validated configuration describes: the verifier with its HMAC keys, and the JWKS
+    /// key store (seeded with the supplied key set, if any) when a JWKS URL is configured. No I/O: the first
+    /// fetch is [`KeyStore::prefetch`].
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let verifier = Verifier::new(config.policy(), config.hmac_secret.as_deref());
+        let Some(url) = &config.jwks_url else {
+            return Ok(Self::new(verifier, None));
+        };
+        let tls = config.trust.client_config()?;
+        let client = Box::new(HttpJwksClient::new(url.clone(), &tls));
+        let keys = match &config.supplied_keys {
+            Some(keys) => {
+                KeyStore::with_keys(client, config.key_policy, &config.algorithms, keys.clone(), Instant::now())
+            }
+            None => KeyStore::new(client, config.key_policy, &config.algorithms),
+        };
+        Ok(Self::new(verifier, Some(keys)))
+    }
+
+    /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout; a failure leaves
+    /// the instance serving (it fetches again on the first request that needs a key).
+    pub async fn prefetch_keys(&self) -> Option<Result<usize, FetchError>> {
+        match &self.keys {
+            Some(keys) => Some(keys.prefetch().await),
+            None => None,
+        }
+    }
+
     /// The JWKS key store, when one is configured.
     pub fn keys(&self) -> Option<&KeyStore> {
         self.keys.as_ref()
@@ -154,7 +187,6 @@ impl ClaimsExt for Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::HeaderValue;
 
     fn parse(values: &[&[u8]]) -> Result<String, AuthError> {
         let mut headers = HeaderMap::new();

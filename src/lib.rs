@@ -16,9 +16,15 @@
 //! - [`error`]: per-request errors and their single mapping to a response.
 //! - [`logging`]: JSON log lines, their filter, and what no level lets through.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines, one per request.
-//! - [`routes`]: the endpoints, their access rules, and the dispatcher.
+//! - [`start`]: the cold start both front doors share.
+//!
+//! Two front doors sit on that core, each with its own binary:
+//! - [`routes`]: the API: the endpoints, their access rules, and the dispatcher (`auth0-lambda-api`).
+//! - [`authorizer`]: an API Gateway Lambda authorizer for routes served by other integrations
+//!   (`auth0-lambda-authorizer`).
 
 pub mod auth;
+pub mod authorizer;
 pub mod claims;
 pub mod config;
 pub mod error;
@@ -28,10 +34,11 @@ pub mod logging;
 pub mod metrics;
 pub mod routes;
 pub mod secrets;
+pub mod start;
 pub mod tls;
 pub mod verify;
 
-pub use auth::{Authenticator, ClaimsExt, bearer_token};
+pub use auth::{Authenticator, ClaimsExt, bearer_in, bearer_token};
 pub use claims::{Claims, GrantSource, Requirement};
 pub use config::{Config, ConfigError};
 pub use error::AuthError;

@@ -4,7 +4,11 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::jwks::KeyStore;
 
 /// Default `AUTH0_METRICS_NAMESPACE`.
 pub const DEFAULT_NAMESPACE: &str = "Auth0LambdaApi";
@@ -114,6 +118,44 @@ impl Metrics {
         let line = self.line(record, u64::try_from(now).unwrap_or(u64::MAX));
         // A metric that cannot be written is not worth failing a request for.
         let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+}
+
+/// The per-request metric bookkeeping of a front door: one line per request when metrics are on, each with
+/// its own share of the key store's counters, and `ColdStart` on the instance's first.
+#[derive(Debug)]
+pub struct Reporter {
+    metrics: Option<Metrics>,
+    /// The key store's counters at the previous line.
+    reported: Mutex<(u64, u64)>,
+    /// Whether a request was reported yet.
+    served: AtomicBool,
+}
+
+impl Reporter {
+    /// A reporter for `metrics` (`None`: metrics are off and nothing is written).
+    pub fn new(metrics: Option<Metrics>) -> Self {
+        Self { metrics, reported: Mutex::new((0, 0)), served: AtomicBool::new(false) }
+    }
+
+    /// Writes the line for one request that ended with `outcome` on `route`.
+    pub fn report(
+        &self,
+        outcome: &'static str,
+        route: Option<&'static str>,
+        duration: Duration,
+        keys: Option<&KeyStore>,
+    ) {
+        let Some(metrics) = &self.metrics else { return };
+        let cold_start = !self.served.swap(true, Ordering::Relaxed);
+        let jwks = keys.map(|keys| {
+            let (fetches, misses) = keys.counters();
+            let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
+            let delta = (fetches - reported.0, misses - reported.1);
+            *reported = (fetches, misses);
+            delta
+        });
+        metrics.emit(&RequestRecord { outcome, route, duration, jwks, cold_start });
     }
 }
 

@@ -1,8 +1,6 @@
 //! The endpoints, their access rules, and the dispatcher that routes an API Gateway request to them.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
@@ -13,9 +11,8 @@ use crate::auth::{Authenticator, ClaimsExt};
 use crate::claims::Requirement;
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Realm, json_error};
-use crate::jwks::{FetchError, HttpJwksClient, JwksClient, KeyStore};
-use crate::metrics::{Metrics, RequestRecord};
-use crate::verify::Verifier;
+use crate::jwks::FetchError;
+use crate::metrics::Reporter;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,46 +116,25 @@ pub struct App {
     auth: Authenticator,
     realm: Realm,
     email_claim: Option<String>,
-    metrics: Option<Metrics>,
-    /// The key store's counters at the previous metric line, so that each line carries its own share.
-    reported: Mutex<(u64, u64)>,
-    /// Whether a request was served yet: the first one's metric line counts the cold start.
-    served: AtomicBool,
+    metrics: Reporter,
 }
 
 impl App {
     /// Builds the verifier, the HMAC key and the JWKS client from a validated configuration. No I/O: the
     /// first JWKS fetch is [`App::prefetch_keys`].
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        let verifier = Verifier::new(config.policy(), config.hmac_secret.as_deref());
-        let client = match &config.jwks_url {
-            Some(url) => {
-                let tls = config.trust.client_config()?;
-                Some(Box::new(HttpJwksClient::new(url.clone(), &tls)) as Box<dyn JwksClient>)
-            }
-            None => None,
-        };
-        let keys = client.map(|client| match config.supplied_keys {
-            Some(keys) => KeyStore::with_keys(client, config.key_policy, &config.algorithms, keys, Instant::now()),
-            None => KeyStore::new(client, config.key_policy, &config.algorithms),
-        });
         Ok(Self {
-            auth: Authenticator::new(verifier, keys),
+            auth: Authenticator::from_config(&config)?,
             realm: config.realm,
             email_claim: config.email_claim,
-            metrics: config.metrics,
-            reported: Mutex::new((0, 0)),
-            served: AtomicBool::new(false),
+            metrics: Reporter::new(config.metrics),
         })
     }
 
     /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout, and a failure
     /// leaves the instance serving (it fetches again on the first request that needs a key).
     pub async fn prefetch_keys(&self) -> Option<Result<usize, FetchError>> {
-        match self.auth.keys() {
-            Some(keys) => Some(keys.prefetch().await),
-            None => None,
-        }
+        self.auth.prefetch_keys().await
     }
 
     /// The authenticator every protected route goes through: bearer token in, verified claims out.
@@ -172,10 +148,7 @@ impl App {
         let started = Instant::now();
         let (response, code, route) = self.dispatch(&mut request).await;
         let duration = started.elapsed();
-        if let Some(metrics) = &self.metrics {
-            let cold_start = !self.served.swap(true, Ordering::Relaxed);
-            metrics.emit(&RequestRecord { outcome: code, route, duration, jwks: self.jwks_counts(), cold_start });
-        }
+        self.metrics.report(code, route, duration, self.auth.keys());
         let context = request.lambda_context_ref();
         tracing::info!(
             request_id = context.map(|context| context.request_id.as_str()),
@@ -189,15 +162,6 @@ impl App {
             "request"
         );
         Ok(response)
-    }
-
-    /// The JWKS fetches and cache misses since the previous metric line, when a JWKS is configured.
-    fn jwks_counts(&self) -> Option<(u64, u64)> {
-        let (fetches, misses) = self.auth.keys()?.counters();
-        let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
-        let delta = (fetches - reported.0, misses - reported.1);
-        *reported = (fetches, misses);
-        Some(delta)
     }
 
     /// The response, the outcome code for the log and metrics (`ok` or the error code), and the route.

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{app, call};
+use support::{app, authorize, authorizer_with, call};
 
 /// The status and code an event's name promises.
 fn expected(name: &str) -> (u16, &'static str) {
@@ -51,8 +51,10 @@ fn generate(test: &str) -> PathBuf {
 #[tokio::test]
 async fn every_generated_event_gets_the_outcome_its_name_says() {
     let dir = generate("outcomes");
-    let names = event_names(&dir);
+    let (authorizer_names, names): (Vec<String>, Vec<String>) =
+        event_names(&dir).into_iter().partition(|name| name.starts_with("authorizer-"));
     assert_eq!(names.len(), 32, "{names:?}");
+    assert_eq!(authorizer_names.len(), 19, "{authorizer_names:?}");
     let app = app();
     for name in &names {
         let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
@@ -62,6 +64,29 @@ async fn every_generated_event_gets_the_outcome_its_name_says() {
         if !code.is_empty() {
             assert_eq!(answer.code(), code, "{name}");
         }
+    }
+    let authorizer = authorizer_with(&[]);
+    for name in &authorizer_names {
+        let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        let decision = authorize(&authorizer, &event).await;
+        let (status, code) = expected(name);
+        assert_eq!(decision.outcome, if code.is_empty() { "ok" } else { code }, "{name}");
+        // What API Gateway makes of the answer: a 401 from REST APIs' `Unauthorized`, else the policy's or
+        // the simple response's verdict.
+        let answered = match &decision.answer {
+            Err(error) if error.error_message == "Unauthorized" => 401,
+            Err(error) => panic!("{name}: {error:?}"),
+            Ok(answer) if answer["isAuthorized"] == true => 200,
+            Ok(answer) if answer["isAuthorized"] == false => 403,
+            Ok(answer) => {
+                let statements = answer["policyDocument"]["Statement"].as_array().unwrap();
+                let denied = statements.iter().any(|statement| statement["Effect"] == "Deny");
+                if denied { 403 } else { 200 }
+            }
+        };
+        let rest = name.starts_with("authorizer-rest-");
+        let status = if status == 401 && !rest { 403 } else { status };
+        assert_eq!(answered, status, "{name}: {:?}", decision.answer);
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

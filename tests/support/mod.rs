@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use auth0_lambda_api::authorizer::{Authorizer, Decision, Event, Settings};
 use auth0_lambda_api::{App, Config};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,6 +35,25 @@ pub fn app() -> App {
     vars.insert("AUTH0_METRICS", "off");
     let config = Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
     App::new(config).unwrap()
+}
+
+/// What the tests' authorizer requires: the API's scoped route, so that both front doors protect the same.
+pub const AUTHORIZER_ROUTES: &str = "GET /api/private-scoped = read:messages";
+
+/// The authorizer, configured in process like its binary (metric lines off, as for [`app`]), with `extra`
+/// variables on top of [`env`] and [`AUTHORIZER_ROUTES`].
+pub fn authorizer_with(extra: &[(&'static str, &'static str)]) -> Authorizer {
+    let mut vars: HashMap<&str, &str> = env().into_iter().collect();
+    vars.insert("AUTH0_METRICS", "off");
+    vars.insert("AUTH0_AUTHORIZER_ROUTES", AUTHORIZER_ROUTES);
+    vars.extend(extra.iter().copied());
+    let lookup = |name: &str| vars.get(name).map(|value| (*value).to_owned());
+    Authorizer::new(Config::from_lookup(lookup).unwrap(), Settings::from_lookup(lookup).unwrap()).unwrap()
+}
+
+/// The authorizer's decision on an event given as JSON.
+pub async fn authorize(authorizer: &Authorizer, event: &Value) -> Decision {
+    authorizer.decide(&serde_json::from_value::<Event>(event.clone()).unwrap()).await
 }
 
 pub fn now() -> u64 {

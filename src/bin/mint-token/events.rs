@@ -1,5 +1,6 @@
 //! `--write-events DIR`: API Gateway events, payload v1 (REST API, stage `prod`) and v2 (HTTP API), for every
-//! route and outcome, with tokens minted now. Run it again when the tokens in `events/` have expired.
+//! route and outcome, and the events API Gateway sends a Lambda authorizer (REST `TOKEN` and `REQUEST`, HTTP
+//! API payload 1.0 and 2.0), with tokens minted now. Run it again when the tokens in `events/` have expired.
 
 use std::path::Path;
 
@@ -44,6 +45,20 @@ const SAMPLES: &[(&str, &str, &str, Credentials)] = &[
     ("preflight", "OPTIONS", "/api/private", Credentials::Nothing),
 ];
 
+/// The authorizer samples: a route the authorizer is configured to require `read:messages` on
+/// (`AUTH0_AUTHORIZER_ROUTES="GET /api/private-scoped = read:messages"`), and the outcome each gets. A REST
+/// `TOKEN` authorizer is never invoked without the header, so it has no `no-token` sample.
+const AUTHORIZER_SAMPLES: &[(&str, Credentials)] = &[
+    ("ok", Credentials::Scoped),
+    ("insufficient-scope", Credentials::Valid),
+    ("bad-token", Credentials::Forged),
+    ("expired", Credentials::Expired),
+    ("no-token", Credentials::Nothing),
+];
+
+/// The authorizer event kinds, as named in the files.
+const AUTHORIZER_KINDS: &[&str] = &["rest-token", "rest-request", "http-v1", "http-v2"];
+
 const HOST: &str = "abc123defg.execute-api.us-east-1.amazonaws.com";
 
 /// Writes every sample into `dir`, for both payload versions. `mint` signs a token for the given options
@@ -54,8 +69,7 @@ pub fn write_all(dir: &Path, now: u64, mint: impl Fn(Options, u64) -> Result<Str
     let scoped = mint(Options { scope: Some("read:messages".into()), ..Options::default() }, now)?;
     let expired = mint(Options { lifetime: 3600, ..Options::default() }, now.saturating_sub(7200))?;
     let forged = forge(&valid)?;
-    let mut written = 0;
-    for (name, method, path, credentials) in SAMPLES {
+    let authorization = |credentials: &Credentials| {
         let token = match credentials {
             Credentials::Nothing => None,
             Credentials::Valid => Some(&valid),
@@ -63,18 +77,74 @@ pub fn write_all(dir: &Path, now: u64, mint: impl Fn(Options, u64) -> Result<Str
             Credentials::Expired => Some(&expired),
             Credentials::Forged => Some(&forged),
         };
-        let authorization = token.map(|token| format!("Bearer {token}"));
-        for (version, event) in [
-            ("v1", rest_event(method, path, authorization.as_deref())),
-            ("v2", http_event(method, path, authorization.as_deref())),
-        ] {
-            let file = dir.join(format!("{version}-{name}.json"));
-            let text = serde_json::to_string_pretty(&event).map_err(|error| error.to_string())? + "\n";
-            std::fs::write(&file, text).map_err(|error| format!("{}: {error}", file.display()))?;
+        token.map(|token| format!("Bearer {token}"))
+    };
+    let write = |name: String, event: Value| {
+        let file = dir.join(format!("{name}.json"));
+        let text = serde_json::to_string_pretty(&event).map_err(|error| error.to_string())? + "\n";
+        std::fs::write(&file, text).map_err(|error| format!("{}: {error}", file.display()))
+    };
+    let mut written = 0;
+    for (name, method, path, credentials) in SAMPLES {
+        let authorization = authorization(credentials);
+        write(format!("v1-{name}"), rest_event(method, path, authorization.as_deref()))?;
+        write(format!("v2-{name}"), http_event(method, path, authorization.as_deref()))?;
+        written += 2;
+    }
+    for (outcome, credentials) in AUTHORIZER_SAMPLES {
+        let authorization = authorization(credentials);
+        for kind in AUTHORIZER_KINDS {
+            if *kind == "rest-token" && authorization.is_none() {
+                continue;
+            }
+            write(format!("authorizer-{kind}-{outcome}"), authorizer_event(kind, authorization.as_deref()))?;
             written += 1;
         }
     }
     Ok(written)
+}
+
+/// What API Gateway sends a Lambda authorizer of `kind` for `GET /api/private-scoped`.
+fn authorizer_event(kind: &str, authorization: Option<&str>) -> Value {
+    let (method, path) = ("GET", "/api/private-scoped");
+    let arn = |stage: &str| format!("arn:aws:execute-api:us-east-1:123456789012:abc123defg/{stage}/{method}{path}");
+    match kind {
+        "rest-token" => json!({"type": "TOKEN", "authorizationToken": authorization, "methodArn": arn("prod")}),
+        "rest-request" => {
+            let mut event = rest_event(method, path, authorization);
+            event["type"] = json!("REQUEST");
+            event["methodArn"] = json!(arn("prod"));
+            for name in ["body", "isBase64Encoded"] {
+                event.as_object_mut().map(|event| event.remove(name));
+            }
+            event
+        }
+        "http-v1" => {
+            // Payload 1.0 of an HTTP API: a REST-shaped request without `multiValueHeaders`.
+            let mut event = rest_event(method, path, authorization);
+            let object = event.as_object_mut().expect("an object");
+            for name in ["multiValueHeaders", "multiValueQueryStringParameters", "body", "isBase64Encoded"] {
+                object.remove(name);
+            }
+            object.insert("version".into(), json!("1.0"));
+            object.insert("type".into(), json!("REQUEST"));
+            object.insert("methodArn".into(), json!(arn("prod")));
+            object.insert("identitySource".into(), json!(authorization.unwrap_or_default()));
+            object.insert("authorizationToken".into(), json!(authorization.unwrap_or_default()));
+            event
+        }
+        _ => {
+            let mut event = http_event(method, path, authorization);
+            let route_key = format!("{method} {path}");
+            event["type"] = json!("REQUEST");
+            event["routeArn"] = json!(arn("$default"));
+            event["identitySource"] = json!(authorization.into_iter().collect::<Vec<_>>());
+            event["routeKey"] = json!(route_key);
+            event["requestContext"]["routeKey"] = json!(route_key);
+            event.as_object_mut().map(|event| event.remove("isBase64Encoded"));
+            event
+        }
+    }
 }
 
 /// The same claims, signed with a secret the function does not know.

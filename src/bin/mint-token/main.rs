@@ -37,7 +37,7 @@ with the local development key (kid local-development-rs256).
   --scope SCOPES         the scope claim, space-separated (default: none)
   --permissions LIST     the permissions claim, comma-separated (default: none)
   --print-jwks           print the JWKS of the local development key, to serve as AUTH0_JWKS_URL
-  --write-events DIR     write API Gateway events (v1 and v2) for every route and outcome, tokens fresh";
+  --write-events DIR     write API Gateway events (v1, v2, authorizers) for every outcome, tokens fresh";
 
 /// The local development RSA key (PKCS#1). It is public, so no deployed API may ever trust it.
 const LOCAL_RSA_KEY: &str = include_str!("../../../dev/local-rs256-private-key.pem");
