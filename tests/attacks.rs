@@ -1,5 +1,5 @@
 //! Forged and malformed tokens against `/protected`: each must be a 401 with its specific code, never a 200
-//! and never a 5xx.
+//! and never a 5xx; and against the authorizer front door, the same code and API Gateway's 401.
 
 mod support;
 
@@ -12,6 +12,9 @@ async fn assert_refused(token: &str, code: &str) {
     assert_eq!(answer.status, 401, "{code}: {token} -> {}", answer.body);
     assert_eq!(answer.code(), code, "{token}");
     assert!(!answer.body.contains(token), "the answer must not echo the token");
+    let decision = authorize(&authorizer_with(&[]), &token_authorizer_event(&format!("Bearer {token}"))).await;
+    assert_eq!(decision.outcome, code, "authorizer: {token}");
+    assert_eq!(decision.answer.unwrap_err().error_message, "Unauthorized", "authorizer: {token}");
 }
 
 fn hs256_header() -> Value {

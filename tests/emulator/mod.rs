@@ -60,6 +60,13 @@ pub fn function_binary() -> String {
     std::env::var("AUTH0_LAMBDA_API_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_auth0-lambda-api").to_owned())
 }
 
+/// The authorizer binary under test: `AUTH0_LAMBDA_AUTHORIZER_BIN` (for example the packaged build), else the
+/// one cargo built.
+pub fn authorizer_binary() -> String {
+    std::env::var("AUTH0_LAMBDA_AUTHORIZER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_auth0-lambda-authorizer").to_owned())
+}
+
 impl Emulator {
     /// Starts both servers and the function under test with exactly `env` (plus the variables Lambda sets).
     pub async fn start(env: &[(&str, &str)]) -> Self {

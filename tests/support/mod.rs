@@ -51,6 +51,15 @@ pub fn authorizer_with(extra: &[(&'static str, &'static str)]) -> Authorizer {
     Authorizer::new(Config::from_lookup(lookup).unwrap(), Settings::from_lookup(lookup).unwrap()).unwrap()
 }
 
+/// A REST API `TOKEN` authorizer event for `GET /protected` whose header is `authorization`.
+pub fn token_authorizer_event(authorization: &str) -> Value {
+    json!({
+        "type": "TOKEN",
+        "authorizationToken": authorization,
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/GET/protected"
+    })
+}
+
 /// The authorizer's decision on an event given as JSON.
 pub async fn authorize(authorizer: &Authorizer, event: &Value) -> Decision {
     authorizer.decide(&serde_json::from_value::<Event>(event.clone()).unwrap()).await
