@@ -10,13 +10,16 @@
 //! cargo build --release --example bare-lambda && cargo bench --bench cold_start
 //! ```
 //!
-//! `AUTH0_LAMBDA_API_BIN` measures another build of the function and `BARE_LAMBDA_BIN` another build of the
-//! baseline: the figures in docs/performance.md are of what `cargo lambda build --release` deploys, for both:
+//! `AUTH0_LAMBDA_API_BIN` measures another build of the function, `AUTH0_LAMBDA_AUTHORIZER_BIN` of the
+//! authorizer, and `BARE_LAMBDA_BIN` of the baseline: the figures in docs/performance.md are of what
+//! `cargo lambda build --release` deploys, for all three:
 //!
 //! ```text
-//! cargo lambda build --release --bin auth0-lambda-api && cargo lambda build --release --example bare-lambda
-//! AUTH0_LAMBDA_API_BIN=target/lambda/auth0-lambda-api/bootstrap BARE_LAMBDA_BIN=target/lambda/bare-lambda/bootstrap \
-//!   cargo bench --bench cold_start
+//! cargo lambda build --release --bin auth0-lambda-api && cargo lambda build --release --bin auth0-lambda-authorizer \
+//!   && cargo lambda build --release --example bare-lambda
+//! AUTH0_LAMBDA_API_BIN=target/lambda/auth0-lambda-api/bootstrap \
+//!   AUTH0_LAMBDA_AUTHORIZER_BIN=target/lambda/auth0-lambda-authorizer/bootstrap \
+//!   BARE_LAMBDA_BIN=target/lambda/bare-lambda/bootstrap cargo bench --bench cold_start
 //! ```
 
 #[path = "../tests/emulator/mod.rs"]
@@ -58,6 +61,8 @@ struct Run {
     init_faults: Vec<u64>,
     first_request: Vec<Duration>,
     peak_rss_kib: Vec<u64>,
+    /// For the authorizer: the authorizer event each request is (instead of an HTTP request to `path`).
+    event: Option<serde_json::Value>,
 }
 
 impl Run {
@@ -73,7 +78,13 @@ impl Run {
             init_faults: Vec::new(),
             first_request: Vec::new(),
             peak_rss_kib: Vec::new(),
+            event: None,
         }
+    }
+
+    /// The authorizer binary, answering `event` on every request.
+    fn authorizer(name: &'static str, env: Vec<(&'static str, String)>, event: serde_json::Value) -> Self {
+        Self { event: Some(event), ..Self::new(name, &emulator::authorizer_binary(), env, "", "") }
     }
 
     fn median_init(&self) -> Duration {
@@ -132,6 +143,12 @@ fn main() {
             &rs256,
         ),
         Run::new("HS256, secret ARN over TLS", &function, arn_env, "/protected", &hs256),
+        Run::authorizer("authorizer, HS256, HTTP API 2.0", env_secret.clone(), authorizer_event("2.0", &hs256)),
+        Run::authorizer(
+            "authorizer, RS256 over TLS, TOKEN",
+            rs256_env(&tls_jwks.url(), &[]),
+            authorizer_event("TOKEN", &rs256),
+        ),
     ];
     let have_bare = std::path::Path::new(&bare).exists();
     if have_bare {
@@ -147,7 +164,8 @@ fn main() {
             runtime.block_on(measure(run));
         }
     }
-    let supplied_fetches = tls_jwks.requests() - fetches_before - rounds; // the TLS run fetches once per start
+    // The two TLS runs (the API's and the authorizer's) fetch once per start.
+    let supplied_fetches = tls_jwks.requests() - fetches_before - 2 * rounds;
 
     println!("{rounds} interleaved cold starts each; init is exec -> first /next (wall clock), init CPU the");
     println!("function's CPU time until then; memory is the peak RSS after {WARM_REQUESTS} requests. moto's");
@@ -195,6 +213,26 @@ fn main() {
         1.3,
     );
     ratio("HS256 / bare lambda_http", hs, init("bare lambda_http"), 1.2);
+    let authorizer = init("authorizer, HS256, HTTP API 2.0");
+    if let (Some(authorizer), Some(hs)) = (authorizer, hs) {
+        println!(
+            "{:<62} {:>5.2}x  (no target)",
+            "authorizer HS256 / API HS256",
+            authorizer.as_secs_f64() / hs.as_secs_f64()
+        );
+    }
+}
+
+/// An authorizer event carrying `authorization`: HTTP API payload `2.0`, or a REST API `TOKEN` event.
+fn authorizer_event(kind: &str, authorization: &str) -> serde_json::Value {
+    let arn = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/GET/reports";
+    if kind == "TOKEN" {
+        return serde_json::json!({"type": "TOKEN", "authorizationToken": authorization, "methodArn": arn});
+    }
+    serde_json::json!({
+        "version": "2.0", "type": "REQUEST", "routeArn": arn, "routeKey": "GET /reports",
+        "identitySource": [authorization], "headers": {"authorization": authorization}
+    })
 }
 
 /// One cold start of `run`: init, the first request, then the warm requests and the peak memory.
@@ -208,11 +246,21 @@ async fn measure(run: &mut Run) {
     run.init_cpu.push(cpu_time(emulator.pid().unwrap()));
     run.init_faults.push(page_faults(emulator.pid().unwrap()));
     let started = Instant::now();
-    let answer = http_get(emulator.gateway, "GET", run.path, &headers).await;
-    run.first_request.push(started.elapsed());
-    assert_eq!(answer.status / 100, 2, "{}: {}", run.name, answer.body);
-    for _ in 0..WARM_REQUESTS {
-        http_get(emulator.gateway, "GET", run.path, &headers).await;
+    if let Some(event) = &run.event {
+        let answer = emulator.invoke(event.clone()).await.unwrap();
+        run.first_request.push(started.elapsed());
+        let allowed = answer["isAuthorized"] == true || answer["policyDocument"]["Statement"][0]["Effect"] == "Allow";
+        assert!(allowed, "{}: {answer}", run.name);
+        for _ in 0..WARM_REQUESTS {
+            emulator.invoke(event.clone()).await.unwrap();
+        }
+    } else {
+        let answer = http_get(emulator.gateway, "GET", run.path, &headers).await;
+        run.first_request.push(started.elapsed());
+        assert_eq!(answer.status / 100, 2, "{}: {}", run.name, answer.body);
+        for _ in 0..WARM_REQUESTS {
+            http_get(emulator.gateway, "GET", run.path, &headers).await;
+        }
     }
     run.peak_rss_kib.push(peak_rss_kib(emulator.pid().unwrap()));
 }

@@ -188,7 +188,8 @@ impl Default for Options {
     }
 }
 
-/// The `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped.
+/// The `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped, and a value in matching
+/// quotes is read without them, as `cargo lambda watch --env-file` reads it (a value with spaces needs them).
 fn read_env_file(path: &std::path::Path) -> Result<std::collections::HashMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let mut vars = std::collections::HashMap::new();
@@ -198,7 +199,9 @@ fn read_env_file(path: &std::path::Path) -> Result<std::collections::HashMap<Str
         }
         let (key, value) =
             line.split_once('=').ok_or_else(|| format!("{}:{number}: not a KEY=VALUE line", path.display()))?;
-        vars.insert(key.trim().to_owned(), value.trim().to_owned());
+        let value = value.trim();
+        let unquoted = ['"', '\''].iter().find_map(|quote| value.strip_prefix(*quote)?.strip_suffix(*quote));
+        vars.insert(key.trim().to_owned(), unquoted.unwrap_or(value).to_owned());
     }
     Ok(vars)
 }
@@ -277,6 +280,9 @@ mod tests {
         assert_eq!(config.hmac_secret.as_deref(), Some(auth0_lambda_api::config::LOCAL_DEVELOPMENT_SECRET.as_bytes()));
         assert_eq!(config.audiences, ["https://auth0-lambda-api.local"]);
         assert_eq!(config.issuers, ["https://auth0-lambda-api.local/"]);
+        // The authorizer's rules, quoted for their spaces, read as they are meant.
+        let settings = auth0_lambda_api::authorizer::Settings::from_lookup(|name| vars.get(name).cloned()).unwrap();
+        assert!(settings.routes.find("GET/api/private-scoped").is_some());
         let options = parse_args(["--env-file", "dev/local.env"].iter().map(|s| s.to_string())).unwrap().unwrap();
         assert_eq!(options.env_file.as_deref(), Some(std::path::Path::new("dev/local.env")));
     }
