@@ -7,7 +7,7 @@ mod support;
 
 use emulator::{Emulator, http_get};
 use serde_json::Value;
-use support::{AUDIENCE, env};
+use support::{AUDIENCE, claims, env, event, mint, with_authorization};
 
 async fn running() -> Emulator {
     let emulator = Emulator::start(&env()).await;
@@ -509,4 +509,61 @@ async fn metrics_can_be_switched_off() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(metric_lines(&emulator).is_empty(), "{:?}", emulator.logs());
+}
+
+// Behind an Application Load Balancer and a Lambda Function URL: the same routes and answers, in their shapes.
+
+#[tokio::test]
+async fn an_alb_event_gets_an_alb_response_with_the_same_contract() {
+    let emulator = running().await;
+    let token = format!("Bearer {}", mint(&claims()));
+    let ok = emulator.invoke(with_authorization(event("alb-protected-ok"), Some(&token))).await.unwrap();
+    assert_eq!((ok["statusCode"].as_u64(), ok["statusDescription"].as_str()), (Some(200), Some("200 OK")), "{ok}");
+    assert_eq!(ok["body"], "Hello World jane@example.com!");
+    let refused = emulator.invoke(event("alb-protected-no-token")).await.unwrap();
+    assert_eq!(refused["statusCode"], 401);
+    assert_eq!(refused["statusDescription"], "401 Unauthorized");
+    assert_eq!(refused["headers"]["www-authenticate"], format!("Bearer realm=\"{AUDIENCE}\""));
+    let body: Value = serde_json::from_str(refused["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["code"], "authorization_header_missing");
+    // A health check of the load balancer: the public root, no token.
+    let mut health = event("alb-root-ok");
+    health["headers"]["user-agent"] = "ELB-HealthChecker/2.0".into();
+    assert_eq!(emulator.invoke(health).await.unwrap()["statusCode"], 200);
+}
+
+#[tokio::test]
+async fn an_alb_with_multi_value_headers_refuses_two_authorization_headers_and_answers_in_kind() {
+    let emulator = running().await;
+    let token = format!("Bearer {}", mint(&claims()));
+    let mut alb = event("alb-protected-ok");
+    let headers = alb.as_object_mut().unwrap().remove("headers").unwrap();
+    let mut multi = serde_json::Map::new();
+    for (name, value) in headers.as_object().unwrap() {
+        multi.insert(name.clone(), serde_json::json!([value]));
+    }
+    multi.insert("authorization".into(), serde_json::json!([token, token]));
+    alb["multiValueHeaders"] = multi.into();
+    let answer = emulator.invoke(alb).await.unwrap();
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+    assert!(answer["multiValueHeaders"]["www-authenticate"].is_array(), "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["code"], "invalid_header");
+}
+
+#[tokio::test]
+async fn a_function_url_event_gets_the_same_answers() {
+    let emulator = running().await;
+    let token = format!("Bearer {}", mint(&claims()));
+    let ok = emulator.invoke(with_authorization(event("url-protected-ok"), Some(&token))).await.unwrap();
+    assert_eq!(ok["statusCode"], 200, "{ok}");
+    assert_eq!(ok["body"], "Hello World jane@example.com!");
+    let scoped = with_authorization(event("url-api-private-scoped-insufficient-scope"), Some(&token));
+    let refused = emulator.invoke(scoped).await.unwrap();
+    assert_eq!(refused["statusCode"], 403, "{refused}");
+    let challenge = refused["headers"]["www-authenticate"].as_str().unwrap();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    // No CORS of API Gateway's kind: a preflight reaches the function, which answers it.
+    let preflight = emulator.invoke(event("url-preflight")).await.unwrap();
+    assert_eq!(preflight["statusCode"], 204);
 }

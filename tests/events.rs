@@ -1,5 +1,6 @@
-//! The sample events: `mint-token --write-events` writes one for every route and outcome, in both payload
-//! versions, and the function gives each the outcome its name ends with.
+//! The sample events: `mint-token --write-events` writes one for every route and outcome, in both API Gateway
+//! payload versions, the same as Application Load Balancer and Function URL events for each kind of answer,
+//! and the authorizer's; the function (or the authorizer) gives each the outcome its name ends with.
 
 mod support;
 
@@ -53,7 +54,7 @@ async fn every_generated_event_gets_the_outcome_its_name_says() {
     let dir = generate("outcomes");
     let (authorizer_names, names): (Vec<String>, Vec<String>) =
         event_names(&dir).into_iter().partition(|name| name.starts_with("authorizer-"));
-    assert_eq!(names.len(), 32, "{names:?}");
+    assert_eq!(names.len(), 48, "{names:?}");
     assert_eq!(authorizer_names.len(), 19, "{authorizer_names:?}");
     let app = app();
     for name in &names {

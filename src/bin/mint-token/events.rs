@@ -1,5 +1,6 @@
 //! `--write-events DIR`: API Gateway events, payload v1 (REST API, stage `prod`) and v2 (HTTP API), for every
-//! route and outcome, and the events API Gateway sends a Lambda authorizer (REST `TOKEN` and `REQUEST`, HTTP
+//! route and outcome, the same as Application Load Balancer and Lambda Function URL events for each kind of
+//! answer, and the events API Gateway sends a Lambda authorizer (REST `TOKEN` and `REQUEST`, HTTP
 //! API payload 1.0 and 2.0), with tokens minted now. Run it again when the tokens in `events/` have expired.
 
 use std::path::Path;
@@ -43,6 +44,19 @@ const SAMPLES: &[(&str, &str, &str, Credentials)] = &[
     ("not-found", "GET", "/nope", Credentials::Nothing),
     ("method-not-allowed", "POST", "/protected", Credentials::Nothing),
     ("preflight", "OPTIONS", "/api/private", Credentials::Nothing),
+];
+
+/// The samples also written as an Application Load Balancer event (`alb-`) and a Lambda Function URL event
+/// (`url-`): every kind of answer, without repeating each route.
+const OTHER_FRONTS: &[&str] = &[
+    "root-ok",
+    "protected-ok",
+    "protected-no-token",
+    "protected-bad-token",
+    "api-private-scoped-insufficient-scope",
+    "not-found",
+    "method-not-allowed",
+    "preflight",
 ];
 
 /// The authorizer samples: a route the authorizer is configured to require `read:messages` on
@@ -90,6 +104,11 @@ pub fn write_all(dir: &Path, now: u64, mint: impl Fn(Options, u64) -> Result<Str
         write(format!("v1-{name}"), rest_event(method, path, authorization.as_deref()))?;
         write(format!("v2-{name}"), http_event(method, path, authorization.as_deref()))?;
         written += 2;
+        if OTHER_FRONTS.contains(name) {
+            write(format!("alb-{name}"), alb_event(method, path, authorization.as_deref()))?;
+            write(format!("url-{name}"), function_url_event(method, path, authorization.as_deref()))?;
+            written += 2;
+        }
     }
     for (outcome, credentials) in AUTHORIZER_SAMPLES {
         let authorization = authorization(credentials);
@@ -102,6 +121,39 @@ pub fn write_all(dir: &Path, now: u64, mint: impl Fn(Options, u64) -> Result<Str
         }
     }
     Ok(written)
+}
+
+/// An Application Load Balancer event (target group without multi-value headers, its default): no stage, the
+/// path as sent, header names in lower case.
+fn alb_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
+    let mut headers = headers(method, authorization, false);
+    headers.remove("content-length");
+    headers.insert("host".into(), json!("auth0-api-1234567890.us-east-1.elb.amazonaws.com"));
+    json!({
+        "requestContext": {
+            "elb": {
+                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/auth0-api/49e9d65c45c6791a"
+            }
+        },
+        "httpMethod": method,
+        "path": path,
+        "queryStringParameters": {},
+        "headers": headers,
+        "body": "",
+        "isBase64Encoded": false
+    })
+}
+
+/// A Lambda Function URL event (auth type `NONE`): payload 2.0 with the URL's own domain, no API, no stage.
+fn function_url_event(method: &str, path: &str, authorization: Option<&str>) -> Value {
+    let url_id = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6";
+    let domain = format!("{url_id}.lambda-url.us-east-1.on.aws");
+    let mut event = http_event(method, path, authorization);
+    event["headers"]["host"] = json!(domain);
+    event["requestContext"]["apiId"] = json!(url_id);
+    event["requestContext"]["domainName"] = json!(domain);
+    event["requestContext"]["domainPrefix"] = json!(url_id);
+    event
 }
 
 /// What API Gateway sends a Lambda authorizer of `kind` for `GET /api/private-scoped`.
