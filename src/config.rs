@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use lambda_http::http::Uri;
 
 use crate::error::Realm;
-use crate::jwks::{FetchError, KeyPolicy, KeySet};
+use crate::jwks::{KeyPolicy, KeySet};
 use crate::metrics::{DEFAULT_NAMESPACE, Dimension, Metrics};
 use crate::tls::Trust;
 use crate::verify::{DEFAULT_LEEWAY_SECONDS, Policy};
@@ -319,10 +319,8 @@ fn supplied_keys(document: &str, have_jwks_url: bool, algorithms: &[Algorithm]) 
             "needs AUTH0_DOMAIN or AUTH0_JWKS_URL: the supplied keys are refreshed from the tenant's JWKS",
         ));
     }
-    let keys = KeySet::from_json(document.as_bytes(), algorithms).map_err(|error| match error {
-        FetchError::Unusable(reason) => invalid(VARIABLE, format!("is not a usable JWKS document: {reason}")),
-        other => invalid(VARIABLE, other.to_string()),
-    })?;
+    let keys = KeySet::from_json(document.as_bytes(), algorithms)
+        .map_err(|error| invalid(VARIABLE, format!("is not a usable JWKS document: {error}")))?;
     if !algorithms.iter().any(|algorithm| keys.supports(*algorithm)) {
         return Err(invalid(VARIABLE, "holds no key for an algorithm of AUTH0_ALGORITHMS"));
     }
