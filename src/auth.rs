@@ -3,8 +3,6 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::AlgorithmFamily;
-
 use lambda_http::Request;
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{HeaderMap, HeaderValue};
@@ -12,7 +10,8 @@ use lambda_http::http::{HeaderMap, HeaderValue};
 use crate::claims::Claims;
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, BEARER_SHAPE};
-use crate::jwks::{FetchError, HttpJwksClient, KeyError, KeyStore};
+use crate::jwks::{FetchError, HttpJwksClient, KeyStore};
+use crate::key_source::KeySource;
 use crate::verify::Verifier;
 
 /// Longest `Authorization` header we read, checked before any decoding. Auth0 access tokens are 1–2 KiB.
@@ -93,69 +92,57 @@ impl ByteClass {
     }
 }
 
-/// Verifies bearer tokens with the shared secret (HS*) or the issuer's JWKS (everything else). Built once.
+/// Verifies bearer tokens: the verifier's checks with the key [`KeySource`] chooses. Built once.
 #[derive(Debug)]
 pub struct Authenticator {
     verifier: Verifier,
-    keys: Option<KeyStore>,
+    keys: KeySource,
 }
 
 impl Authenticator {
-    /// An authenticator for `verifier`'s policy, with `keys` for asymmetric algorithms when a JWKS is
-    /// configured.
-    pub fn new(verifier: Verifier, keys: Option<KeyStore>) -> Self {
+    /// An authenticator for `verifier`'s policy with the key material of `keys`.
+    pub fn new(verifier: Verifier, keys: KeySource) -> Self {
         Self { verifier, keys }
     }
 
-    /// The authenticator a validated configuration describes: the verifier with its HMAC keys, and the JWKS
-    /// key store (seeded with the supplied key set, if any) when a JWKS URL is configured. No I/O: the first
-    /// fetch is [`KeyStore::prefetch`].
+    /// The authenticator a validated configuration describes: the verifier for its policy, the HMAC keys of
+    /// its secret, and the JWKS key store (seeded with the supplied key set, if any) when a JWKS URL is
+    /// configured. No I/O: the first fetch is [`Authenticator::prefetch_keys`].
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let verifier = Verifier::new(config.policy(), config.hmac_secret.as_deref());
-        let Some(url) = &config.jwks_url else {
-            return Ok(Self::new(verifier, None));
-        };
-        let tls = config.trust.client_config()?;
-        let client = Box::new(HttpJwksClient::new(url.clone(), &tls));
-        let keys = match &config.supplied_keys {
-            Some(keys) => {
-                KeyStore::with_keys(client, config.key_policy, &config.algorithms, keys.clone(), Instant::now())
+        let jwks = match &config.jwks_url {
+            None => None,
+            Some(url) => {
+                let tls = config.trust.client_config()?;
+                let client = Box::new(HttpJwksClient::new(url.clone(), &tls));
+                Some(match &config.supplied_keys {
+                    Some(keys) => {
+                        KeyStore::with_keys(client, config.key_policy, &config.algorithms, keys.clone(), Instant::now())
+                    }
+                    None => KeyStore::new(client, config.key_policy, &config.algorithms),
+                })
             }
-            None => KeyStore::new(client, config.key_policy, &config.algorithms),
         };
-        Ok(Self::new(verifier, Some(keys)))
+        let keys = KeySource::new(config.hmac_secret.as_deref(), &config.algorithms, jwks);
+        Ok(Self::new(Verifier::new(config.policy()), keys))
     }
 
     /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout; a failure leaves
     /// the instance serving (it fetches again on the first request that needs a key).
     pub async fn prefetch_keys(&self) -> Option<Result<usize, FetchError>> {
-        match &self.keys {
-            Some(keys) => Some(keys.prefetch().await),
-            None => None,
-        }
+        self.keys.prefetch().await
     }
 
     /// The JWKS key store, when one is configured.
     pub fn keys(&self) -> Option<&KeyStore> {
-        self.keys.as_ref()
+        self.keys.jwks()
     }
 
-    /// Verifies `token` and returns its claims. An HS* token is only ever checked with the shared secret, and
-    /// any other with a key from the JWKS: the token cannot choose its key material.
+    /// Verifies `token` and returns its claims, with the key [`KeySource`] chooses for its algorithm.
     pub async fn claims_for(&self, token: &str) -> Result<Claims, AuthError> {
         let token = self.verifier.parse(token)?;
-        if token.algorithm().family() == AlgorithmFamily::Hmac {
-            let key = self.verifier.hmac_key(token.algorithm()).ok_or(AuthError::InvalidAlgorithm)?;
-            return self.verifier.finish(token, key, unix_now());
-        }
-        let store = self.keys.as_ref().ok_or(AuthError::InvalidAlgorithm)?;
-        let kid = token.kid().ok_or(AuthError::UnknownKey)?;
-        let jwk = store.key_for(kid, token.algorithm(), Instant::now()).await.map_err(|error| match error {
-            KeyError::Unknown => AuthError::UnknownKey,
-            KeyError::Unavailable { retry_after } => AuthError::KeysUnavailable { retry_after },
-        })?;
+        let key = self.keys.key_for(&token).await?;
         // The time is read after the key: a JWKS fetch may have taken up to its timeout.
-        self.verifier.finish(token, jwk.key(), unix_now())
+        self.verifier.finish(token, key.key(), unix_now())
     }
 
     /// The requires-auth step: verifies the bearer token of `request` and, on success, stores the claims in

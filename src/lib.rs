@@ -10,6 +10,8 @@
 //! - [`tls`]: the TLS client settings of the outbound HTTPS calls: compiled-in roots plus private CAs.
 //! - [`claims`]: the claims of a verified token; scope and permission requirements.
 //! - [`key`]: a verification key, parsed once and bound to one algorithm.
+//! - [`key_source`]: both key sources behind one type: the secret's HMAC keys and the JWKS; it alone chooses
+//!   a token's key.
 //! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
 //! - [`auth`]: bearer-token parsing, the requires-auth step (key choice, verification), the `claims()` accessor.
@@ -30,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod jwks;
 pub mod key;
+pub mod key_source;
 pub mod logging;
 pub mod metrics;
 pub mod routes;

@@ -73,8 +73,6 @@ impl Unverified<'_> {
 #[derive(Debug)]
 pub struct Verifier {
     policy: Policy,
-    /// The shared secret's key for each HS* algorithm of the policy (`Debug` shows the algorithms only).
-    hmac_keys: Vec<VerifyingKey>,
 }
 
 /// The protected header fields we read. Any other member is ignored, except `crit`.
@@ -90,19 +88,14 @@ struct JoseHeader<'a> {
 }
 
 impl Verifier {
-    /// A verifier for `policy`; `hmac_secret` (already decoded to raw key bytes) verifies the policy's HS*
-    /// algorithms, with one key made for each now.
-    pub fn new(policy: Policy, hmac_secret: Option<&[u8]>) -> Self {
-        let hmac_keys = hmac_secret
-            .map(|secret| policy.algorithms.iter().filter_map(|alg| VerifyingKey::hmac(*alg, secret)).collect())
-            .unwrap_or_default();
-        Self { policy, hmac_keys }
+    /// A verifier for `policy`. It holds no key: [`crate::key_source::KeySource`] chooses one per token.
+    pub fn new(policy: Policy) -> Self {
+        Self { policy }
     }
 
-    /// The shared secret's key for `algorithm`, when it is an HS* algorithm of the policy and a secret is
-    /// configured.
-    pub fn hmac_key(&self, algorithm: Algorithm) -> Option<&VerifyingKey> {
-        self.hmac_keys.iter().find(|key| key.algorithm() == algorithm)
+    /// The algorithms the policy accepts.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.policy.algorithms
     }
 
     /// Checks the header and the shape of `token` (the compact JWS from the bearer header). Nothing in it is
@@ -154,14 +147,6 @@ impl Verifier {
         self.check_claims(&registered, now)?;
         let Registered { exp, nbf, iat, .. } = registered;
         Ok(Claims::new(exp, nbf, iat, payload))
-    }
-
-    /// [`Verifier::parse`] and [`Verifier::finish`] with the shared secret, for HS* tokens; a token of any
-    /// other algorithm finds no HMAC key and is refused (`invalid_algorithm`).
-    pub fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
-        let token = self.parse(token)?;
-        let key = self.hmac_key(token.algorithm).ok_or(AuthError::InvalidAlgorithm)?;
-        self.finish(token, key, now)
     }
 
     fn check_claims(&self, claims: &Registered<'_>, now: u64) -> Result<(), AuthError> {
@@ -418,7 +403,15 @@ mod tests {
     fn verifier() -> Verifier {
         let mut policy = Policy::new(vec![AUD.into(), "https://other.example.com".into()]);
         policy.issuers = vec!["https://tenant.auth0.com/".into()];
-        Verifier::new(policy, Some(SECRET))
+        Verifier::new(policy)
+    }
+
+    impl Verifier {
+        /// Both steps with the shared secret's HS256 key, as the key source gives it to an HS256 token.
+        fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
+            let key = VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap();
+            self.finish(self.parse(token)?, &key, now)
+        }
     }
 
     fn claims() -> Value {
@@ -545,7 +538,7 @@ mod tests {
 
     #[test]
     fn issuer_is_not_required_when_none_is_configured() {
-        let verifier = Verifier::new(Policy::new(vec![AUD.into()]), Some(SECRET));
+        let verifier = Verifier::new(Policy::new(vec![AUD.into()]));
         assert!(verifier.verify(&sign(&without(claims(), "iss")), NOW).is_ok());
     }
 
@@ -566,7 +559,7 @@ mod tests {
     fn the_shared_secret_never_verifies_an_asymmetric_algorithm() {
         let mut policy = Policy::new(vec![AUD.into()]);
         policy.algorithms = vec![Algorithm::HS256, Algorithm::RS256];
-        let verifier = Verifier::new(policy, Some(SECRET));
+        let verifier = Verifier::new(policy);
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
@@ -582,13 +575,12 @@ mod tests {
     fn a_key_made_for_another_algorithm_of_the_same_family_never_verifies() {
         let mut policy = Policy::new(vec![AUD.into()]);
         policy.algorithms = vec![Algorithm::HS256, Algorithm::HS512];
-        let verifier = Verifier::new(policy, Some(SECRET));
+        let verifier = Verifier::new(policy);
         let token = sign(&claims());
-        let hs512 = verifier.hmac_key(Algorithm::HS512).unwrap();
-        let refused = verifier.finish(verifier.parse(&token).unwrap(), hs512, NOW);
+        let hs512 = VerifyingKey::hmac(Algorithm::HS512, SECRET).unwrap();
+        let refused = verifier.finish(verifier.parse(&token).unwrap(), &hs512, NOW);
         assert_eq!(refused.unwrap_err(), AuthError::InvalidAlgorithm);
         assert!(verifier.verify(&token, NOW).is_ok(), "its own key verifies it");
-        assert!(Verifier::new(Policy::new(vec![AUD.into()]), None).hmac_key(Algorithm::HS256).is_none());
     }
 
     #[test]

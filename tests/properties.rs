@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use auth0_lambda_api::claims::Match;
 use auth0_lambda_api::jwks::{FetchError, JwksClient, KeyStore, REFETCH_COOLDOWN, REFRESH_INTERVAL};
-use auth0_lambda_api::{AuthError, GrantSource, KeyPolicy, Policy, Requirement, Verifier};
+use auth0_lambda_api::key::VerifyingKey;
+use auth0_lambda_api::{AuthError, Claims, GrantSource, KeyPolicy, Policy, Requirement, Verifier};
 use hyper::body::Bytes;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proptest::prelude::*;
@@ -26,13 +27,22 @@ fn sign(claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET).unwrap()).unwrap()
 }
 
-fn verifier(issuers: bool, leeway: u64) -> Verifier {
+/// The verifier with the shared secret's HS256 key, the key the key source chooses for an HS256 token.
+struct Hs256(Verifier, VerifyingKey);
+
+impl Hs256 {
+    fn verify(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
+        self.0.finish(self.0.parse(token)?, &self.1, now)
+    }
+}
+
+fn verifier(issuers: bool, leeway: u64) -> Hs256 {
     let mut policy = Policy::new(vec![AUDIENCE.into()]);
     if issuers {
         policy.issuers = vec![ISSUER.into()];
     }
     policy.leeway = leeway;
-    Verifier::new(policy, Some(SECRET))
+    Hs256(Verifier::new(policy), VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
 }
 
 /// A JSON number for a NumericDate: whole seconds near now, any `i64`, fractions, negatives, and values

@@ -4,6 +4,11 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use auth0_lambda_api::key_source::KeySource;
 use auth0_lambda_api::{Policy, Verifier};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
@@ -140,9 +145,16 @@ fuzz_target!(|input: Input| {
     policy.algorithms = vec![Algorithm::HS256, Algorithm::HS384];
     policy.issuers = vec![ISSUER.into()];
     policy.leeway = LEEWAY as u64;
-    let verifier = Verifier::new(policy, Some(SECRET));
+    let keys = KeySource::new(Some(SECRET), &policy.algorithms, None);
+    let verifier = Verifier::new(policy);
     let now = NOW + i64::from(input.skew);
-    let Ok(verified) = verifier.verify(&token, now as u64) else { return };
+    let Ok(parsed) = verifier.parse(&token) else { return };
+    // The secret's keys are chosen without awaiting anything: the future is ready at its first poll.
+    let Poll::Ready(key) = pin!(keys.key_for(&parsed)).as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+        panic!("choosing an HMAC key awaited");
+    };
+    let Ok(key) = key else { return };
+    let Ok(verified) = verifier.finish(parsed, key.key(), now as u64) else { return };
 
     // Accepted: every rule held.
     assert!(!tampered, "a tampered token was accepted");
