@@ -10,8 +10,8 @@ use lambda_http::http::{HeaderMap, HeaderValue};
 use crate::claims::Claims;
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, BEARER_SHAPE};
-use crate::jwks::{FetchError, HttpJwksClient, KeyStore};
-use crate::key_source::KeySource;
+use crate::jwks::{HttpJwksClient, KeyStore};
+use crate::key_source::{KeySource, Prefetch};
 use crate::verify::Verifier;
 
 /// Longest `Authorization` header we read, checked before any decoding. Auth0 access tokens are 1–2 KiB.
@@ -128,7 +128,7 @@ impl Authenticator {
 
     /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout; a failure leaves
     /// the instance serving (it fetches again on the first request that needs a key).
-    pub async fn prefetch_keys(&self) -> Option<Result<usize, FetchError>> {
+    pub async fn prefetch_keys(&self) -> Prefetch {
         self.keys.prefetch().await
     }
 

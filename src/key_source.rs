@@ -22,6 +22,20 @@ pub struct KeySource {
     jwks: Option<KeyStore>,
 }
 
+/// What the cold-start JWKS fetch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prefetch {
+    /// No JWKS is configured: nothing to fetch.
+    NoJwks,
+    /// The store holds this many usable keys (fetched now, or supplied with the deployment).
+    Fetched {
+        /// How many.
+        keys: usize,
+    },
+    /// The fetch failed; the instance serves on and fetches again on first need.
+    Failed(FetchError),
+}
+
 /// The key chosen for one token: borrowed from the secret's keys, or shared with the JWKS cache.
 #[derive(Debug)]
 pub enum ChosenKey<'a> {
@@ -76,10 +90,13 @@ impl KeySource {
     }
 
     /// The cold-start JWKS fetch, when a JWKS is configured.
-    pub async fn prefetch(&self) -> Option<Result<usize, FetchError>> {
+    pub async fn prefetch(&self) -> Prefetch {
         match &self.jwks {
-            Some(store) => Some(store.prefetch().await),
-            None => None,
+            None => Prefetch::NoJwks,
+            Some(store) => match store.prefetch().await {
+                Ok(keys) => Prefetch::Fetched { keys },
+                Err(error) => Prefetch::Failed(error),
+            },
         }
     }
 }

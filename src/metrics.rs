@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::jwks::KeyStore;
+use crate::jwks::{Counters, KeyStore};
 
 /// Default `AUTH0_METRICS_NAMESPACE`.
 pub const DEFAULT_NAMESPACE: &str = "Auth0LambdaApi";
@@ -64,7 +64,7 @@ pub struct RequestRecord {
     /// How long it took.
     pub duration: Duration,
     /// JWKS fetches and key-cache misses since the previous line, when a JWKS is configured.
-    pub jwks: Option<(u64, u64)>,
+    pub jwks: Option<Counters>,
     /// Whether this is the first request of the instance: its line carries `ColdStart: 1`.
     pub cold_start: bool,
 }
@@ -88,7 +88,7 @@ impl Metrics {
         }
         let duration = u64::try_from(record.duration.as_micros()).unwrap_or(u64::MAX);
         let _ = write!(line, "\"Requests\":1,\"Duration\":{duration},");
-        if let Some((fetches, misses)) = record.jwks {
+        if let Some(Counters { fetches, misses }) = record.jwks {
             let _ = write!(line, "\"JwksFetches\":{fetches},\"JwksCacheMisses\":{misses},");
         }
         if record.cold_start {
@@ -127,7 +127,7 @@ impl Metrics {
 pub struct Reporter {
     metrics: Option<Metrics>,
     /// The key store's counters at the previous line.
-    reported: Mutex<(u64, u64)>,
+    reported: Mutex<Counters>,
     /// Whether a request was reported yet.
     served: AtomicBool,
 }
@@ -135,7 +135,7 @@ pub struct Reporter {
 impl Reporter {
     /// A reporter for `metrics` (`None`: metrics are off and nothing is written).
     pub fn new(metrics: Option<Metrics>) -> Self {
-        Self { metrics, reported: Mutex::new((0, 0)), served: AtomicBool::new(false) }
+        Self { metrics, reported: Mutex::new(Counters::default()), served: AtomicBool::new(false) }
     }
 
     /// Writes the line for one request that ended with `outcome` on `route`.
@@ -149,10 +149,10 @@ impl Reporter {
         let Some(metrics) = &self.metrics else { return };
         let cold_start = !self.served.swap(true, Ordering::Relaxed);
         let jwks = keys.map(|keys| {
-            let (fetches, misses) = keys.counters();
+            let now = keys.counters();
             let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
-            let delta = (fetches - reported.0, misses - reported.1);
-            *reported = (fetches, misses);
+            let delta = now.since(*reported);
+            *reported = now;
             delta
         });
         metrics.emit(&RequestRecord { outcome, route, duration, jwks, cold_start });
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn jwks_counts_are_published_when_a_jwks_is_configured() {
-        let record = RequestRecord { jwks: Some((1, 2)), ..record() };
+        let record = RequestRecord { jwks: Some(Counters { fetches: 1, misses: 2 }), ..record() };
         let document = metrics(vec![Dimension::Outcome]).document(&record, 0);
         assert_eq!((document["JwksFetches"].as_u64(), document["JwksCacheMisses"].as_u64()), (Some(1), Some(2)));
         assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 4);

@@ -11,7 +11,7 @@ use crate::auth::{Authenticator, ClaimsExt};
 use crate::claims::Requirement;
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Realm, json_error};
-use crate::jwks::FetchError;
+use crate::key_source::Prefetch;
 use crate::metrics::Reporter;
 
 /// Who may call a route.
@@ -133,7 +133,7 @@ impl App {
 
     /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout, and a failure
     /// leaves the instance serving (it fetches again on the first request that needs a key).
-    pub async fn prefetch_keys(&self) -> Option<Result<usize, FetchError>> {
+    pub async fn prefetch_keys(&self) -> Prefetch {
         self.auth.prefetch_keys().await
     }
 
@@ -146,7 +146,7 @@ impl App {
     /// response, not an error (API Gateway would turn an error into a 5xx).
     pub async fn handle(&self, mut request: Request) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
-        let (response, code, route) = self.dispatch(&mut request).await;
+        let Answered { response, code, route } = self.dispatch(&mut request).await;
         let duration = started.elapsed();
         self.metrics.report(code, route, duration, self.auth.keys());
         let context = request.lambda_context_ref();
@@ -164,21 +164,19 @@ impl App {
         Ok(response)
     }
 
-    /// The response, the outcome code for the log and metrics (`ok` or the error code), and the route.
-    async fn dispatch(&self, request: &mut Request) -> (Response<Body>, &'static str, Option<&'static str>) {
+    /// Routes, authorizes and answers one request.
+    async fn dispatch(&self, request: &mut Request) -> Answered {
         let route = match select(route_path(request), request.method()) {
             Ok(route) => route,
-            Err(no_route) => {
-                let (response, code) = no_route.answer();
-                return (response, code, None);
-            }
+            Err(no_route) => return no_route.answer(),
         };
+        let route_path = Some(route.path);
         if route.access != Access::Public
             && let Err(error) = self.authorize(route.access, request).await
         {
-            return (error.to_response(&self.realm), error.code(), Some(route.path));
+            return Answered { response: error.to_response(&self.realm), code: error.code(), route: route_path };
         }
-        ((route.handler)(request, self), "ok", Some(route.path))
+        Answered { response: (route.handler)(request, self), code: "ok", route: route_path }
     }
 
     /// Authenticates `request` and checks what `access` requires of its claims.
@@ -193,6 +191,15 @@ impl App {
     }
 }
 
+/// What the dispatcher made of a request.
+struct Answered {
+    response: Response<Body>,
+    /// `ok` or the error code, for the log line and the metric.
+    code: &'static str,
+    /// The route template that matched, if any.
+    route: Option<&'static str>,
+}
+
 /// Why no route answers a request.
 enum NoRoute {
     /// No route has this path.
@@ -204,9 +211,10 @@ enum NoRoute {
 impl NoRoute {
     /// 404; 405 with `Allow`; or, for `OPTIONS`, 204 with `Allow` (CORS preflights never carry credentials,
     /// so they are answered without a token).
-    fn answer(self) -> (Response<Body>, &'static str) {
+    fn answer(self) -> Answered {
         let Self::Method { allow, preflight } = self else {
-            return (json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"), "not_found");
+            let response = json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path");
+            return Answered { response, code: "not_found", route: None };
         };
         let (mut response, code) = if preflight {
             let mut response = Response::new(Body::Empty);
@@ -219,7 +227,7 @@ impl NoRoute {
         if let Ok(allow) = HeaderValue::try_from(allow) {
             response.headers_mut().insert(ALLOW, allow);
         }
-        (response, code)
+        Answered { response, code, route: None }
     }
 }
 

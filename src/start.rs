@@ -3,6 +3,7 @@
 
 use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError};
+use crate::key_source::Prefetch;
 use crate::{logging, secrets};
 
 /// Runs the cold start and returns the front door for the life of the process, or `None` after logging
@@ -39,7 +40,7 @@ pub async fn cold_start<T: 'static>(
     // It lives as long as the process; leaking it gives every invocation a plain `&'static` borrow.
     let front_door: &'static T = Box::leak(Box::new(front_door));
 
-    if let Some(Err(error)) = authenticator(front_door).prefetch_keys().await {
+    if let Prefetch::Failed(error) = authenticator(front_door).prefetch_keys().await {
         tracing::warn!(error = %error, "JWKS not fetched during init; it will be fetched on first need");
     }
     Some(front_door)

@@ -7,6 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use auth0_lambda_api::key_source::Prefetch;
 use auth0_lambda_api::{App, Config, KeyPolicy};
 use base64::Engine as _;
 use jsonwebtoken::Algorithm;
@@ -47,6 +48,12 @@ fn app(server: &JwksServer, extra: &[(&str, &str)], policy: KeyPolicy) -> App {
     App::new(config).unwrap()
 }
 
+/// The cold-start fetch, which must succeed.
+async fn prefetched(app: &App) {
+    let prefetch = app.prefetch_keys().await;
+    assert!(matches!(prefetch, Prefetch::Fetched { .. }), "{prefetch:?}");
+}
+
 async fn get(app: &App, path: &str, token: Option<&str>) -> Answer {
     let event = with_route(event("v2-root-ok"), "GET", path);
     call(app, &with_authorization(event, token.map(|token| format!("Bearer {token}")).as_deref())).await
@@ -67,7 +74,7 @@ async fn rs256_ps256_es256_and_eddsa_tokens_are_accepted() {
     ];
     let server = JwksServer::serving(&keys.iter().map(SigningKey::jwk).collect::<Vec<_>>()).await;
     let app = app(&server, &[], KeyPolicy::default());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     for key in &keys {
         let answer = get(&app, "/api/private", Some(&key.sign(&claims()))).await;
         assert_eq!(answer.status, 200, "{:?}: {}", key.alg, answer.body);
@@ -109,7 +116,7 @@ async fn a_rotated_key_is_accepted_after_exactly_one_refetch() {
     let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
     let server = JwksServer::serving(&[old.jwk()]).await;
     let app = app(&server, &[], eager());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     assert_eq!(get(&app, "/api/private", Some(&old.sign(&claims()))).await.status, 200);
     assert_eq!(server.requests(), 1);
 
@@ -144,7 +151,7 @@ async fn jwks_down_at_cold_start_answers_503_then_recovers() {
     let key = rs256();
     let server = JwksServer::start(Mode::Drop).await;
     let app = app(&server, &[], eager());
-    assert!(app.prefetch_keys().await.unwrap().is_err(), "the instance starts without keys");
+    assert!(matches!(app.prefetch_keys().await, Prefetch::Failed(_)), "the instance starts without keys");
 
     let token = key.sign(&claims());
     let answer = get(&app, "/api/private", Some(&token)).await;
@@ -203,7 +210,7 @@ async fn a_failed_refresh_keeps_the_keys_already_known() {
     let key = rs256();
     let server = JwksServer::serving(&[key.jwk()]).await;
     let app = app(&server, &[], eager());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     server.set(Mode::Status(503));
     let unknown = key.sign_with_header(&claims(), |header| header.kid = Some("rotated-in".into()));
     assert_answer(&get(&app, "/api/private", Some(&unknown)).await, 503, "jwks_unavailable");
@@ -217,7 +224,7 @@ async fn keys_past_the_stale_bound_are_not_used_while_the_jwks_is_down() {
     let server = JwksServer::serving(&[key.jwk()]).await;
     // Every request is due a refresh, and keys may not outlive a failed one (AUTH0_JWKS_MAX_STALE_SECONDS=0).
     let app = app(&server, &[], KeyPolicy { refresh_interval: Duration::ZERO, max_stale: Duration::ZERO, ..eager() });
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     let token = key.sign(&claims());
     assert_eq!(get(&app, "/api/private", Some(&token)).await.status, 200);
     server.set(Mode::Status(503));
@@ -233,7 +240,7 @@ async fn a_new_kid_right_after_the_cold_start_is_fetched_at_its_first_use() {
     let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "added", Algorithm::RS256));
     let server = JwksServer::serving(&[old.jwk()]).await;
     let app = app(&server, &[], KeyPolicy::default());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     server.serve(&[old.jwk(), new.jwk()]);
     assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
     assert_eq!(server.requests(), 2, "the cold-start fetch did not start the unknown-kid cooldown");
@@ -475,7 +482,7 @@ async fn a_plain_http_jwks_on_loopback_is_still_fetched() {
     let server = JwksServer::start_plain(Mode::Serve(jwks_server::jwks(&[key.jwk()]))).await;
     assert!(server.url().starts_with("http://"));
     let app = app(&server, &[], KeyPolicy::default());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
 }
 
@@ -485,7 +492,7 @@ async fn a_jwks_certificate_that_no_trusted_root_vouches_for_is_refused() {
     let server = JwksServer::serving(&[key.jwk()]).await;
     // An empty value is unset: only the compiled-in web PKI roots are trusted, and the tests' CA is not one.
     let app = app(&server, &[("AUTH0_EXTRA_CA_CERTS", "")], eager());
-    let error = app.prefetch_keys().await.unwrap().unwrap_err();
+    let Prefetch::Failed(error) = app.prefetch_keys().await else { panic!("the JWKS was fetched") };
     assert!(error.to_string().contains("certificate"), "{error}");
     assert_answer(&get(&app, "/api/private", Some(&key.sign(&claims()))).await, 503, "jwks_unavailable");
     assert_eq!(server.requests(), 0, "a request went over an unverified connection");
@@ -496,7 +503,7 @@ async fn a_jwks_certificate_for_another_host_is_refused_even_from_a_trusted_ca()
     let key = rs256();
     let server = JwksServer::start_at_unnamed_address(Mode::Serve(jwks_server::jwks(&[key.jwk()]))).await;
     let app = app(&server, &[], eager());
-    let error = app.prefetch_keys().await.unwrap().unwrap_err();
+    let Prefetch::Failed(error) = app.prefetch_keys().await else { panic!("the JWKS was fetched") };
     assert!(error.to_string().contains("certificate"), "{error}");
     assert_eq!(server.requests(), 0, "a request went to a host the certificate does not name");
 }
@@ -506,7 +513,7 @@ async fn a_refresh_after_the_server_closed_its_idle_connection_still_fetches() {
     let key = rs256();
     let server = JwksServer::start(Mode::ClosesIdleConnections(jwks_server::jwks(&[key.jwk()]))).await;
     let app = app(&server, &[], KeyPolicy { refresh_interval: Duration::ZERO, ..eager() });
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     for fetches in 2..=4 {
         assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
         assert_eq!(server.requests(), fetches, "the refresh failed on a connection the server had closed");
@@ -523,7 +530,7 @@ async fn supplied_keys_serve_the_first_request_without_a_fetch() {
     let key = rs256();
     let server = JwksServer::serving(&[key.jwk()]).await;
     let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&key]))], KeyPolicy::default());
-    assert_eq!(app.prefetch_keys().await.unwrap(), Ok(1), "the cold start has its keys");
+    assert_eq!(app.prefetch_keys().await, Prefetch::Fetched { keys: 1 }, "the cold start has its keys");
     assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
     assert_eq!(server.requests(), 0, "nothing was fetched");
 }
@@ -533,7 +540,7 @@ async fn supplied_keys_serve_while_the_jwks_is_down() {
     let key = rs256();
     let server = JwksServer::start(Mode::Drop).await;
     let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&key]))], KeyPolicy::default());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     assert_eq!(get(&app, "/api/private", Some(&key.sign(&claims()))).await.status, 200);
 }
 
@@ -543,7 +550,7 @@ async fn a_kid_missing_from_the_supplied_keys_is_fetched_at_once() {
     let server = JwksServer::serving(&[old.jwk(), new.jwk()]).await;
     // The default policy: a fetch would start the 30 s cooldown, but none has happened yet.
     let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&old]))], KeyPolicy::default());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
     assert_eq!(server.requests(), 1);
 }
@@ -553,7 +560,7 @@ async fn a_supplied_key_the_tenant_no_longer_publishes_stops_verifying_after_the
     let (revoked, current) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
     let server = JwksServer::serving(&[current.jwk()]).await;
     let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&revoked]))], KeyPolicy::default());
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     assert_eq!(get(&app, "/api/private", Some(&revoked.sign(&claims()))).await.status, 200, "before any fetch");
     assert_eq!(get(&app, "/api/private", Some(&current.sign(&claims()))).await.status, 200);
     assert_eq!(server.requests(), 1);
@@ -567,7 +574,7 @@ async fn supplied_keys_are_replaced_at_the_refresh_interval() {
     let server = JwksServer::serving(&[current.jwk()]).await;
     let policy = KeyPolicy { refresh_interval: Duration::ZERO, ..KeyPolicy::default() };
     let app = app(&server, &[("AUTH0_JWKS", &supplied(&[&revoked]))], policy);
-    app.prefetch_keys().await.unwrap().unwrap();
+    prefetched(&app).await;
     assert_answer(&get(&app, "/api/private", Some(&revoked.sign(&claims()))).await, 401, "unknown_key");
     assert_eq!(server.requests(), 1, "the refresh fetched the tenant's keys");
 }

@@ -22,6 +22,7 @@ pub mod transport;
 
 pub use keyset::{Jwk, KeySet, KeySetError};
 pub use store::{
-    FETCH_TIMEOUT, KeyError, KeyPolicy, KeyStore, MAX_STALE, REFETCH_COOLDOWN, REFRESH_INTERVAL, RETRY_WITHOUT_KEYS,
+    Counters, FETCH_TIMEOUT, KeyError, KeyPolicy, KeyStore, MAX_STALE, REFETCH_COOLDOWN, REFRESH_INTERVAL,
+    RETRY_WITHOUT_KEYS,
 };
 pub use transport::{FetchError, HttpJwksClient, JwksClient, MAX_JWKS_BYTES};

@@ -47,6 +47,22 @@ impl Default for KeyPolicy {
     }
 }
 
+/// What a key store has done since the cold start, or between two readings.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// JWKS fetches started.
+    pub fetches: u64,
+    /// Lookups whose key was not in the cache.
+    pub misses: u64,
+}
+
+impl Counters {
+    /// What happened between `earlier` and these counters.
+    pub fn since(self, earlier: Self) -> Self {
+        Self { fetches: self.fetches - earlier.fetches, misses: self.misses - earlier.misses }
+    }
+}
+
 /// Why no key could be given for a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyError {
@@ -263,8 +279,8 @@ impl KeyStore {
     }
 
     /// Fetches started and cache misses since the cold start.
-    pub fn counters(&self) -> (u64, u64) {
-        (self.fetches.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+    pub fn counters(&self) -> Counters {
+        Counters { fetches: self.fetches.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
     }
 
     /// How many usable keys the store holds now.
@@ -353,7 +369,7 @@ mod tests {
             let at = start + REFETCH_COOLDOWN;
             assert_eq!(store.key_for("nope", Algorithm::RS256, at).await.unwrap_err(), KeyError::Unknown);
             assert_eq!(client.fetches(), 3, "one refetch once the cooldown has passed");
-            assert_eq!(store.counters(), (3, 4), "three fetches, four misses");
+            assert_eq!(store.counters(), Counters { fetches: 3, misses: 4 }, "three fetches, four misses");
         });
     }
 
