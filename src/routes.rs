@@ -1,6 +1,8 @@
 //! The endpoints, their access rules, and the dispatcher that routes an API Gateway request to them.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
@@ -8,7 +10,7 @@ use lambda_http::http::{HeaderValue, Method, Response, StatusCode};
 use lambda_http::{Body, Request, RequestExt};
 
 use crate::auth::{Authenticator, ClaimsExt};
-use crate::claims::Requirement;
+use crate::claims::{Claims, Requirement};
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Realm, json_error};
 use crate::key_source::Prefetch;
@@ -19,14 +21,30 @@ use crate::metrics::Reporter;
 pub enum Access {
     /// Anyone; no token is read.
     Public,
-    /// Callers with a valid token; the handler finds its claims through [`ClaimsExt::claims`].
+    /// Callers with a valid token; the handler finds its claims in [`Call::claims`].
     Authenticated,
     /// Callers with a valid token that grants what the requirement names; else 403 `insufficient_scope`.
     Requires(Requirement),
 }
 
-/// A handler: the request (with claims, on authenticated routes) and the app's settings in, a response out.
-pub type Handler = fn(&Request, &App) -> Response<Body>;
+/// What a handler is given: the request, its verified claims on an authenticated route, and the app (its
+/// settings, and whatever a route needs to call another service).
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The request, without the API Gateway stage in its route path.
+    pub request: &'a Request,
+    /// The verified claims (the seed's `current_user`); `None` on a public route.
+    pub claims: Option<&'a Claims>,
+    /// The app.
+    pub app: &'a App,
+}
+
+/// The response a handler gives, once it has done what it awaits.
+pub type Reply<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+
+/// A handler: an `async` function of a [`Call`], written `fn name(call: Call<'_>) -> Reply<'_>` with its body
+/// in `Box::pin(async move { ... })`, so that the route table stays a constant.
+pub type Handler = for<'a> fn(Call<'a>) -> Reply<'a>;
 
 /// One endpoint.
 #[derive(Debug, Clone)]
@@ -64,31 +82,36 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// `GET /`: the seed's greeting, no token needed.
-fn hello(_: &Request, _: &App) -> Response<Body> {
-    text(StatusCode::OK, "Hello World!".to_owned())
+fn hello(_: Call<'_>) -> Reply<'_> {
+    Box::pin(async { text(StatusCode::OK, "Hello World!".to_owned()) })
 }
 
 /// `GET /protected`: greets the caller by email, the configured email claim, or `sub`.
-fn protected(request: &Request, app: &App) -> Response<Body> {
-    let name = request.claims().and_then(|claims| claims.display_name(app.email_claim.as_deref()));
-    text(StatusCode::OK, name.map_or_else(|| "Hello World!".to_owned(), |name| format!("Hello World {name}!")))
+fn protected(call: Call<'_>) -> Reply<'_> {
+    Box::pin(async move {
+        let name = call.claims.and_then(|claims| claims.display_name(call.app.email_claim.as_deref()));
+        text(StatusCode::OK, name.map_or_else(|| "Hello World!".to_owned(), |name| format!("Hello World {name}!")))
+    })
 }
 
 /// `GET /api/public`: no token needed.
-fn api_public(_: &Request, _: &App) -> Response<Body> {
-    message("Hello from a public endpoint! You don't need to be authenticated to see this.")
+fn api_public(_: Call<'_>) -> Reply<'_> {
+    Box::pin(async { message("Hello from a public endpoint! You don't need to be authenticated to see this.") })
 }
 
 /// `GET /api/private`: any valid token.
-fn api_private(_: &Request, _: &App) -> Response<Body> {
-    message("Hello from a private endpoint! You need to be authenticated to see this.")
+fn api_private(_: Call<'_>) -> Reply<'_> {
+    Box::pin(async { message("Hello from a private endpoint! You need to be authenticated to see this.") })
 }
 
 /// `GET /api/private-scoped`: a valid token granting `read:messages`.
-fn api_private_scoped(_: &Request, _: &App) -> Response<Body> {
-    message(
-        "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.",
-    )
+fn api_private_scoped(_: Call<'_>) -> Reply<'_> {
+    Box::pin(async {
+        message(
+            "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see \
+             this.",
+        )
+    })
 }
 
 /// A JSON `{"message": ...}` answer, as Auth0's quickstart APIs give.
@@ -176,7 +199,8 @@ impl App {
         {
             return Answered { response: error.to_response(&self.realm), code: error.code(), route: route_path };
         }
-        Answered { response: (route.handler)(request, self), code: "ok", route: route_path }
+        let call = Call { request, claims: request.claims(), app: self };
+        Answered { response: (route.handler)(call).await, code: "ok", route: route_path }
     }
 
     /// Authenticates `request` and checks what `access` requires of its claims.
@@ -252,5 +276,33 @@ fn route_path(request: &Request) -> &str {
             path => path,
         },
         path => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handler that awaits another service (a task on the runtime here) before it answers.
+    fn awaiting(call: Call<'_>) -> Reply<'_> {
+        Box::pin(async move {
+            let sub = call.claims.and_then(Claims::sub).map(str::to_owned);
+            let looked_up = tokio::spawn(async move { format!("profile of {sub:?}") }).await.unwrap_or_default();
+            text(StatusCode::OK, looked_up)
+        })
+    }
+
+    #[tokio::test]
+    async fn a_handler_can_await_another_service() {
+        let env = |name: &str| match name {
+            "AUTH0_AUDIENCE" => Some("https://api.example.com".to_owned()),
+            "AUTH0_CLIENT_SECRET" => Some("a-secret-of-at-least-thirty-two-bytes-0123".to_owned()),
+            _ => None,
+        };
+        let app = App::new(Config::from_lookup(env).unwrap()).unwrap();
+        let handler: Handler = awaiting;
+        let request = Request::default();
+        let response = handler(Call { request: &request, claims: None, app: &app }).await;
+        assert_eq!(response.body(), &Body::Text("profile of None".to_owned()));
     }
 }
