@@ -15,6 +15,59 @@ use crate::metrics::{DEFAULT_NAMESPACE, Dimension, Metrics};
 use crate::tls::Trust;
 use crate::verify::{DEFAULT_LEEWAY_SECONDS, Policy};
 
+/// The name of every variable the function reads, in one place: each parser and each of its errors names its
+/// variable from here.
+pub mod var {
+    /// `AUTH0_AUDIENCE`: accepted `aud` values.
+    pub const AUDIENCE: &str = "AUTH0_AUDIENCE";
+    /// `AUTH0_DOMAIN`: the tenant's domain: issuer and JWKS URL.
+    pub const DOMAIN: &str = "AUTH0_DOMAIN";
+    /// `AUTH0_ISSUER`: accepted `iss` values.
+    pub const ISSUER: &str = "AUTH0_ISSUER";
+    /// `AUTH0_JWKS_URL`: the JWKS address, when not the domain's.
+    pub const JWKS_URL: &str = "AUTH0_JWKS_URL";
+    /// `AUTH0_JWKS`: a key set supplied with the deployment.
+    pub const JWKS: &str = "AUTH0_JWKS";
+    /// `AUTH0_JWKS_MAX_STALE_SECONDS`: how long keys serve past a failed refresh.
+    pub const JWKS_MAX_STALE_SECONDS: &str = "AUTH0_JWKS_MAX_STALE_SECONDS";
+    /// `AUTH0_ALGORITHMS`: the algorithm allow-list.
+    pub const ALGORITHMS: &str = "AUTH0_ALGORITHMS";
+    /// `AUTH0_CLIENT_SECRET`: the HS* secret.
+    pub const CLIENT_SECRET: &str = "AUTH0_CLIENT_SECRET";
+    /// `AUTH0_CLIENT_SECRET_ARN`: the HS* secret's ARN in Secrets Manager.
+    pub const CLIENT_SECRET_ARN: &str = "AUTH0_CLIENT_SECRET_ARN";
+    /// `AUTH0_CLIENT_SECRET_JSON_KEY`: the key of the secret in a JSON secret.
+    pub const CLIENT_SECRET_JSON_KEY: &str = "AUTH0_CLIENT_SECRET_JSON_KEY";
+    /// `AUTH0_SECRET_ENCODING`: `raw` or `base64url`.
+    pub const SECRET_ENCODING: &str = "AUTH0_SECRET_ENCODING";
+    /// `AUTH0_EXTRA_CA_CERTS`: CA certificates trusted beside the compiled-in roots.
+    pub const EXTRA_CA_CERTS: &str = "AUTH0_EXTRA_CA_CERTS";
+    /// `AUTH0_LEEWAY_SECONDS`: clock skew allowed.
+    pub const LEEWAY_SECONDS: &str = "AUTH0_LEEWAY_SECONDS";
+    /// `AUTH0_REALM`: the challenge's realm.
+    pub const REALM: &str = "AUTH0_REALM";
+    /// `AUTH0_EMAIL_CLAIM`: the namespaced email claim.
+    pub const EMAIL_CLAIM: &str = "AUTH0_EMAIL_CLAIM";
+    /// `AUTH0_METRICS`: `on` or `off`.
+    pub const METRICS: &str = "AUTH0_METRICS";
+    /// `AUTH0_METRICS_NAMESPACE`: the CloudWatch namespace.
+    pub const METRICS_NAMESPACE: &str = "AUTH0_METRICS_NAMESPACE";
+    /// `AUTH0_METRICS_DIMENSIONS`: the metric dimensions.
+    pub const METRICS_DIMENSIONS: &str = "AUTH0_METRICS_DIMENSIONS";
+    /// `AUTH0_AUTHORIZER_ROUTES`: the authorizer's grants per route.
+    pub const AUTHORIZER_ROUTES: &str = "AUTH0_AUTHORIZER_ROUTES";
+    /// `AUTH0_AUTHORIZER_RESPONSE`: the authorizer's payload 2.0 answer.
+    pub const AUTHORIZER_RESPONSE: &str = "AUTH0_AUTHORIZER_RESPONSE";
+    /// `AUTH0_AUTHORIZER_CONTEXT_CLAIMS`: claims the authorizer hands on.
+    pub const AUTHORIZER_CONTEXT_CLAIMS: &str = "AUTH0_AUTHORIZER_CONTEXT_CLAIMS";
+    /// `RUST_LOG`: log directives.
+    pub const RUST_LOG: &str = "RUST_LOG";
+    /// `AWS_LAMBDA_LOG_LEVEL`: Lambda's application log level.
+    pub const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+    /// `AWS_LAMBDA_FUNCTION_NAME`: the function's name, set by Lambda.
+    pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+}
+
 /// Largest accepted `AUTH0_LEEWAY_SECONDS`: more than five minutes of skew is a broken clock, not skew.
 pub const MAX_LEEWAY_SECONDS: u64 = 300;
 
@@ -47,6 +100,15 @@ pub enum SecretEncoding {
     /// Auth0 client secrets created before December 2016: base64url, decoded the way the Flask quickstart
     /// did (padded or not, `-`/`_` or `+`/`/`).
     Base64Url,
+}
+
+/// What the cold start read before the configuration when the secret is in Secrets Manager: the secret, and
+/// the trust settings the AWS call needed (so that the CA file is read and the TLS client built once).
+pub struct FetchedSecret {
+    /// The client secret, as stored (whitespace around it is trimmed when it is decoded).
+    pub client_secret: String,
+    /// `AUTH0_EXTRA_CA_CERTS`, already read.
+    pub trust: Trust,
 }
 
 /// The validated configuration of one function instance.
@@ -131,26 +193,29 @@ impl Config {
         Self::read(lookup, None)
     }
 
-    /// [`Config::from_lookup`] with `AUTH0_EXTRA_CA_CERTS` already read into `trust` (the Secrets Manager
-    /// read needed it first), so that the file is read and the TLS client built once.
-    pub(crate) fn with_trust(lookup: impl Fn(&str) -> Option<String>, trust: Trust) -> Result<Self, ConfigError> {
-        Self::read(lookup, Some(trust))
+    /// [`Config::from_lookup`] with the client secret fetched from Secrets Manager: the secret enters as what
+    /// it is, and every error about it names `AUTH0_CLIENT_SECRET_ARN`, where it came from.
+    pub(crate) fn with_fetched_secret(
+        lookup: impl Fn(&str) -> Option<String>,
+        fetched: FetchedSecret,
+    ) -> Result<Self, ConfigError> {
+        Self::read(lookup, Some(fetched))
     }
 
-    fn read(lookup: impl Fn(&str) -> Option<String>, trust: Option<Trust>) -> Result<Self, ConfigError> {
+    fn read(lookup: impl Fn(&str) -> Option<String>, fetched: Option<FetchedSecret>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let audiences = list(get("AUTH0_AUDIENCE"));
+        let audiences = list(get(var::AUDIENCE));
         if audiences.is_empty() {
-            return Err(invalid("AUTH0_AUDIENCE", "is required: the API identifier(s) from the Auth0 dashboard"));
+            return Err(invalid(var::AUDIENCE, "is required: the API identifier(s) from the Auth0 dashboard"));
         }
-        let domain = get("AUTH0_DOMAIN").map(|domain| tenant_domain(&domain)).transpose()?;
-        let jwks_url = match (get("AUTH0_JWKS_URL"), &domain) {
-            (Some(url), _) => Some(jwks_url("AUTH0_JWKS_URL", url.trim())?),
-            (None, Some(domain)) => Some(jwks_url("AUTH0_DOMAIN", &format!("https://{domain}/.well-known/jwks.json"))?),
+        let domain = get(var::DOMAIN).map(|domain| tenant_domain(&domain)).transpose()?;
+        let jwks_url = match (get(var::JWKS_URL), &domain) {
+            (Some(url), _) => Some(jwks_url(var::JWKS_URL, url.trim())?),
+            (None, Some(domain)) => Some(jwks_url(var::DOMAIN, &format!("https://{domain}/.well-known/jwks.json"))?),
             (None, None) => None,
         };
-        let mut issuers = list(get("AUTH0_ISSUER"));
+        let mut issuers = list(get(var::ISSUER));
         if issuers.is_empty()
             && let Some(domain) = &domain
         {
@@ -158,70 +223,59 @@ impl Config {
         }
         if jwks_url.is_some() && issuers.is_empty() {
             return Err(invalid(
-                "AUTH0_ISSUER",
+                var::ISSUER,
                 "is required with AUTH0_JWKS_URL: the tenant's issuer, or set AUTH0_DOMAIN",
             ));
         }
 
-        let encoding = match get("AUTH0_SECRET_ENCODING").as_deref().map(str::trim) {
-            None | Some("raw") => SecretEncoding::Raw,
-            Some("base64url") => SecretEncoding::Base64Url,
-            Some(_) => return Err(invalid("AUTH0_SECRET_ENCODING", "must be `raw` or `base64url`")),
+        let encoding = secret_encoding(get(var::SECRET_ENCODING))?;
+        let (secret, trust) = match fetched {
+            Some(FetchedSecret { client_secret, trust }) => {
+                (Some((client_secret, var::CLIENT_SECRET_ARN)), Some(trust))
+            }
+            None => (get(var::CLIENT_SECRET).map(|secret| (secret, var::CLIENT_SECRET)), None),
         };
-        let hmac_secret = get("AUTH0_CLIENT_SECRET").map(|secret| decode_secret(&secret, encoding)).transpose()?;
+        let secret_variable = secret.as_ref().map_or(var::CLIENT_SECRET, |(_, variable)| *variable);
+        let hmac_secret = secret.map(|(secret, variable)| decode_secret(&secret, encoding, variable)).transpose()?;
         let tenant = domain.is_some() || jwks_url.as_ref().is_some_and(|url| !is_loopback(url));
         if tenant && hmac_secret.as_deref() == Some(LOCAL_DEVELOPMENT_SECRET.as_bytes()) {
             return Err(invalid(
-                "AUTH0_CLIENT_SECRET",
+                secret_variable,
                 "is the public local-development secret (dev/local.env), which never goes with a tenant \
                  (AUTH0_DOMAIN, or a JWKS URL that is not loopback): unset it, or set the application's secret",
             ));
         }
         if hmac_secret.is_none() && jwks_url.is_none() {
             return Err(invalid(
-                "AUTH0_DOMAIN",
+                var::DOMAIN,
                 "is required (or AUTH0_JWKS_URL) for RS256 tokens, unless AUTH0_CLIENT_SECRET is set for HS256",
             ));
         }
-        let algorithms = algorithms(get("AUTH0_ALGORITHMS"), hmac_secret.is_some(), jwks_url.is_some())?;
+        let algorithms = algorithms(get(var::ALGORITHMS), hmac_secret.is_some(), jwks_url.is_some())?;
         if let Some(secret) = &hmac_secret {
-            long_enough_for(secret, &algorithms)?;
+            long_enough_for(secret, &algorithms, secret_variable)?;
         }
         let supplied_keys =
-            get("AUTH0_JWKS").map(|document| supplied_keys(&document, jwks_url.is_some(), &algorithms)).transpose()?;
+            get(var::JWKS).map(|document| supplied_keys(&document, jwks_url.is_some(), &algorithms)).transpose()?;
         let trust = match trust {
             Some(trust) => trust,
             None => self::trust(&get)?,
         };
 
-        let mut key_policy = KeyPolicy::default();
-        if let Some(text) = get("AUTH0_JWKS_MAX_STALE_SECONDS") {
-            let seconds = text.trim().parse::<u64>().ok().filter(|seconds| *seconds <= MAX_STALE_SECONDS);
-            key_policy.max_stale = Duration::from_secs(seconds.ok_or_else(|| {
-                invalid(
-                    "AUTH0_JWKS_MAX_STALE_SECONDS",
-                    format!("must be a whole number of seconds from 0 to {MAX_STALE_SECONDS}"),
-                )
-            })?);
-        }
-
-        let leeway = match get("AUTH0_LEEWAY_SECONDS") {
-            None => DEFAULT_LEEWAY_SECONDS,
-            Some(text) => {
-                text.trim().parse::<u64>().ok().filter(|seconds| *seconds <= MAX_LEEWAY_SECONDS).ok_or_else(|| {
-                    invalid(
-                        "AUTH0_LEEWAY_SECONDS",
-                        format!("must be a whole number of seconds from 0 to {MAX_LEEWAY_SECONDS}"),
-                    )
-                })?
-            }
+        let key_policy = KeyPolicy {
+            max_stale: Duration::from_secs(seconds(
+                var::JWKS_MAX_STALE_SECONDS,
+                get(var::JWKS_MAX_STALE_SECONDS),
+                crate::jwks::MAX_STALE.as_secs(),
+                MAX_STALE_SECONDS,
+            )?),
+            ..KeyPolicy::default()
         };
+        let leeway =
+            seconds(var::LEEWAY_SECONDS, get(var::LEEWAY_SECONDS), DEFAULT_LEEWAY_SECONDS, MAX_LEEWAY_SECONDS)?;
+        let realm = realm(get(var::REALM), &audiences[0])?;
 
-        let realm_text = get("AUTH0_REALM").unwrap_or_else(|| audiences[0].clone());
-        let realm = Realm::new(&realm_text)
-            .ok_or_else(|| invalid("AUTH0_REALM", "must be printable ASCII (it is sent in a header)"))?;
-
-        let email_claim = get("AUTH0_EMAIL_CLAIM").map(|claim| claim.trim().to_owned());
+        let email_claim = get(var::EMAIL_CLAIM).map(|claim| claim.trim().to_owned());
         let metrics = metrics(&get)?;
 
         Ok(Self {
@@ -273,6 +327,31 @@ impl Config {
     }
 }
 
+/// `AUTH0_SECRET_ENCODING`: `raw` (the default) or `base64url`.
+fn secret_encoding(text: Option<String>) -> Result<SecretEncoding, ConfigError> {
+    match text.as_deref().map(str::trim) {
+        None | Some("raw") => Ok(SecretEncoding::Raw),
+        Some("base64url") => Ok(SecretEncoding::Base64Url),
+        Some(_) => Err(invalid(var::SECRET_ENCODING, "must be `raw` or `base64url`")),
+    }
+}
+
+/// A whole number of seconds from 0 to `max` in `variable`, `default` when unset.
+fn seconds(variable: &'static str, text: Option<String>, default: u64, max: u64) -> Result<u64, ConfigError> {
+    let Some(text) = text else { return Ok(default) };
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|seconds| *seconds <= max)
+        .ok_or_else(|| invalid(variable, format!("must be a whole number of seconds from 0 to {max}")))
+}
+
+/// `AUTH0_REALM`, the first audience by default: printable ASCII, as it is sent in a header.
+fn realm(text: Option<String>, first_audience: &str) -> Result<Realm, ConfigError> {
+    Realm::new(text.as_deref().unwrap_or(first_audience))
+        .ok_or_else(|| invalid(var::REALM, "must be printable ASCII (it is sent in a header)"))
+}
+
 /// `AUTH0_DOMAIN` as a host name: `example.us.auth0.com`; a leading `https://` and a trailing `/` are
 /// forgiven, anything else (a path, a port, another scheme) is refused.
 fn tenant_domain(text: &str) -> Result<String, ConfigError> {
@@ -287,7 +366,7 @@ fn tenant_domain(text: &str) -> Result<String, ConfigError> {
             && !label.ends_with('-')
     };
     if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(valid_label) {
-        return Err(invalid("AUTH0_DOMAIN", "must be the tenant's host name, e.g. example.us.auth0.com"));
+        return Err(invalid(var::DOMAIN, "must be the tenant's host name, e.g. example.us.auth0.com"));
     }
     Ok(domain)
 }
@@ -312,7 +391,7 @@ fn is_loopback(url: &Uri) -> bool {
 /// `AUTH0_JWKS`: a JWKS document with at least one key for an allowed algorithm. Keys the API cannot use are
 /// skipped as in a fetched document.
 fn supplied_keys(document: &str, have_jwks_url: bool, algorithms: &[Algorithm]) -> Result<KeySet, ConfigError> {
-    const VARIABLE: &str = "AUTH0_JWKS";
+    const VARIABLE: &str = var::JWKS;
     if !have_jwks_url {
         return Err(invalid(
             VARIABLE,
@@ -329,7 +408,7 @@ fn supplied_keys(document: &str, have_jwks_url: bool, algorithms: &[Algorithm]) 
 
 /// `AUTH0_EXTRA_CA_CERTS`: the file is read here, when set, and nowhere else.
 pub(crate) fn trust(get: &impl Fn(&str) -> Option<String>) -> Result<Trust, ConfigError> {
-    match get(crate::tls::EXTRA_CA_VARIABLE) {
+    match get(var::EXTRA_CA_CERTS) {
         Some(path) => Ok(Trust::new(crate::tls::read_extra_roots(path.trim())?)),
         None => Ok(Trust::default()),
     }
@@ -338,7 +417,7 @@ pub(crate) fn trust(get: &impl Fn(&str) -> Option<String>) -> Result<Trust, Conf
 /// `AUTH0_ALGORITHMS`, checked against the key material that is configured: HS* needs the secret, every other
 /// algorithm a JWKS.
 fn algorithms(text: Option<String>, have_secret: bool, have_jwks: bool) -> Result<Vec<Algorithm>, ConfigError> {
-    const VARIABLE: &str = "AUTH0_ALGORITHMS";
+    const VARIABLE: &str = var::ALGORITHMS;
     let Some(text) = text else {
         let mut defaults = Vec::new();
         if have_jwks {
@@ -373,21 +452,20 @@ fn algorithms(text: Option<String>, have_secret: bool, have_jwks: bool) -> Resul
 
 /// The metrics settings; `None` when `AUTH0_METRICS=off`.
 fn metrics(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Metrics>, ConfigError> {
-    match get("AUTH0_METRICS").as_deref().map(str::trim) {
+    match get(var::METRICS).as_deref().map(str::trim) {
         None | Some("on") => {}
         Some("off") => return Ok(None),
-        Some(_) => return Err(invalid("AUTH0_METRICS", "must be `on` or `off`")),
+        Some(_) => return Err(invalid(var::METRICS, "must be `on` or `off`")),
     }
-    let namespace =
-        get("AUTH0_METRICS_NAMESPACE").map_or_else(|| DEFAULT_NAMESPACE.to_owned(), |ns| ns.trim().to_owned());
+    let namespace = get(var::METRICS_NAMESPACE).map_or_else(|| DEFAULT_NAMESPACE.to_owned(), |ns| ns.trim().to_owned());
     // CloudWatch: 1 to 255 characters of letters, digits and . - _ / # :
     let valid_namespace = namespace.len() <= 255
         && namespace.bytes().all(|b| b.is_ascii_alphanumeric() || b" .-_/#:".contains(&b))
         && !namespace.starts_with(':');
     if !valid_namespace {
-        return Err(invalid("AUTH0_METRICS_NAMESPACE", "must be 1 to 255 letters, digits and . - _ / # :"));
+        return Err(invalid(var::METRICS_NAMESPACE, "must be 1 to 255 letters, digits and . - _ / # :"));
     }
-    let dimensions = match get("AUTH0_METRICS_DIMENSIONS").as_deref().map(str::trim) {
+    let dimensions = match get(var::METRICS_DIMENSIONS).as_deref().map(str::trim) {
         None => vec![Dimension::Outcome],
         Some("none") => Vec::new(),
         Some(text) => list(Some(text.to_owned()))
@@ -395,13 +473,11 @@ fn metrics(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Metrics>, Con
             .map(|name| Dimension::parse(name))
             .collect::<Option<Vec<_>>>()
             .filter(|dimensions| !dimensions.is_empty())
-            .ok_or_else(|| {
-                invalid("AUTH0_METRICS_DIMENSIONS", "must list Outcome, Route, FunctionName, or be `none`")
-            })?,
+            .ok_or_else(|| invalid(var::METRICS_DIMENSIONS, "must list Outcome, Route, FunctionName, or be `none`"))?,
     };
-    let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "unknown".to_owned());
+    let function_name = get(var::FUNCTION_NAME).unwrap_or_else(|| "unknown".to_owned());
     // Lambda sets AWS_LAMBDA_LOG_LEVEL from the function's application log level (JSON log format only).
-    let level = match get("AWS_LAMBDA_LOG_LEVEL").map(|level| level.trim().to_ascii_uppercase()).as_deref() {
+    let level = match get(var::LAMBDA_LOG_LEVEL).map(|level| level.trim().to_ascii_uppercase()).as_deref() {
         Some("TRACE") => "TRACE",
         Some("DEBUG") => "DEBUG",
         Some("WARN") => "WARN",
@@ -432,11 +508,12 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
 /// Turns the configured secret into key bytes. One rule for both encodings: whitespace around the secret (the
 /// newline a file ends with, as `--secret-string file://secret.txt` stores it) is not part of it, and
 /// whitespace or a control character inside it is refused: no Auth0 client secret has any.
-pub fn decode_secret(secret: &str, encoding: SecretEncoding) -> Result<Vec<u8>, ConfigError> {
+/// Errors name `variable`, where the secret came from.
+pub fn decode_secret(secret: &str, encoding: SecretEncoding, variable: &'static str) -> Result<Vec<u8>, ConfigError> {
     let secret = secret.trim();
     if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid(
-            "AUTH0_CLIENT_SECRET",
+            variable,
             "contains whitespace or a control character: a client secret has none (only whitespace around it, \
              such as a file's final newline, is ignored)",
         ));
@@ -452,14 +529,14 @@ pub fn decode_secret(secret: &str, encoding: SecretEncoding) -> Result<Vec<u8>, 
                     other => other,
                 })
                 .collect();
-            LENIENT_BASE64.decode(standard).map_err(|_| {
-                invalid("AUTH0_CLIENT_SECRET", "is not valid base64url, as AUTH0_SECRET_ENCODING=base64url says")
-            })?
+            LENIENT_BASE64
+                .decode(standard)
+                .map_err(|_| invalid(variable, "is not valid base64url, as AUTH0_SECRET_ENCODING=base64url says"))?
         }
     };
     if bytes.len() < MIN_SECRET_BYTES {
         return Err(invalid(
-            "AUTH0_CLIENT_SECRET",
+            variable,
             format!("must be at least {MIN_SECRET_BYTES} bytes once decoded (RFC 7518 §3.2)"),
         ));
     }
@@ -467,11 +544,11 @@ pub fn decode_secret(secret: &str, encoding: SecretEncoding) -> Result<Vec<u8>, 
 }
 
 /// Checks the key against every HMAC algorithm of the allow-list: HS384 needs 48 bytes, HS512 64.
-fn long_enough_for(secret: &[u8], algorithms: &[Algorithm]) -> Result<(), ConfigError> {
+fn long_enough_for(secret: &[u8], algorithms: &[Algorithm], variable: &'static str) -> Result<(), ConfigError> {
     let strictest = algorithms.iter().copied().max_by_key(|algorithm| min_secret_bytes(*algorithm));
     match strictest {
         Some(algorithm) if secret.len() < min_secret_bytes(algorithm) => Err(invalid(
-            "AUTH0_CLIENT_SECRET",
+            variable,
             format!(
                 "must be at least {} bytes once decoded for {algorithm:?} (RFC 7518 §3.2), as AUTH0_ALGORITHMS allows it",
                 min_secret_bytes(algorithm)
@@ -654,10 +731,13 @@ mod tests {
     fn whitespace_around_the_secret_is_not_part_of_it_in_either_encoding() {
         let raw = minimal(&[("AUTH0_CLIENT_SECRET", "a-raw-client-secret-that-is-long-enough-0123\n")]).unwrap();
         assert_eq!(raw.hmac_secret.as_deref(), Some(SECRET.as_bytes()));
-        let crlf = decode_secret(&format!(" {SECRET}\r\n"), SecretEncoding::Raw).unwrap();
+        let crlf = decode_secret(&format!(" {SECRET}\r\n"), SecretEncoding::Raw, var::CLIENT_SECRET).unwrap();
         assert_eq!(crlf, SECRET.as_bytes());
         let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([5u8; 40]);
-        assert_eq!(decode_secret(&format!("{encoded}\n"), SecretEncoding::Base64Url).unwrap(), [5u8; 40]);
+        assert_eq!(
+            decode_secret(&format!("{encoded}\n"), SecretEncoding::Base64Url, var::CLIENT_SECRET).unwrap(),
+            [5u8; 40]
+        );
     }
 
     #[test]
@@ -668,7 +748,7 @@ mod tests {
             "a-raw-client-secret\u{7}that-is-long-enough-0123",
         ] {
             for encoding in [SecretEncoding::Raw, SecretEncoding::Base64Url] {
-                let error = decode_secret(bad, encoding).unwrap_err();
+                let error = decode_secret(bad, encoding, var::CLIENT_SECRET).unwrap_err();
                 assert_eq!(error.variable, "AUTH0_CLIENT_SECRET");
                 assert!(error.to_string().contains("whitespace or a control character"), "{error}");
                 assert!(!error.to_string().contains("long-enough"), "the message must not echo the secret");
@@ -703,6 +783,25 @@ mod tests {
     }
 
     #[test]
+    fn a_fetched_secret_enters_as_itself_and_its_errors_name_its_arn() {
+        let fetched = |client_secret: &str, vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+            let fetched = FetchedSecret { client_secret: client_secret.to_owned(), trust: Trust::default() };
+            Config::with_fetched_secret(|name| map.get(name).cloned(), fetched)
+        };
+        let audience = [("AUTH0_AUDIENCE", "a")];
+        assert_eq!(fetched(SECRET, &audience).unwrap().hmac_secret.as_deref(), Some(SECRET.as_bytes()));
+        assert_eq!(failing_variable(fetched("short", &audience)), "AUTH0_CLIENT_SECRET_ARN");
+        assert_eq!(failing_variable(fetched("in side", &audience)), "AUTH0_CLIENT_SECRET_ARN");
+        let legacy = [("AUTH0_AUDIENCE", "a"), ("AUTH0_SECRET_ENCODING", "base64url")];
+        assert_eq!(failing_variable(fetched("not-base64!!", &legacy)), "AUTH0_CLIENT_SECRET_ARN");
+        let hs512 = [("AUTH0_AUDIENCE", "a"), ("AUTH0_ALGORITHMS", "HS512")];
+        assert_eq!(failing_variable(fetched(SECRET, &hs512)), "AUTH0_CLIENT_SECRET_ARN");
+        let tenant = [("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", "example.us.auth0.com")];
+        assert_eq!(failing_variable(fetched(LOCAL_DEVELOPMENT_SECRET, &tenant)), "AUTH0_CLIENT_SECRET_ARN");
+    }
+
+    #[test]
     fn unknown_secret_encoding_is_refused() {
         assert_eq!(failing_variable(minimal(&[("AUTH0_SECRET_ENCODING", "hex")])), "AUTH0_SECRET_ENCODING");
     }
@@ -715,7 +814,11 @@ mod tests {
         let url_padded = standard.replace('+', "-").replace('/', "_");
         let url_bare = url_padded.trim_end_matches('=').to_owned();
         for spelling in [standard.clone(), url_padded, url_bare, standard.trim_end_matches('=').to_owned()] {
-            assert_eq!(decode_secret(&spelling, SecretEncoding::Base64Url).unwrap(), key, "{spelling}");
+            assert_eq!(
+                decode_secret(&spelling, SecretEncoding::Base64Url, var::CLIENT_SECRET).unwrap(),
+                key,
+                "{spelling}"
+            );
         }
     }
 
@@ -724,13 +827,16 @@ mod tests {
         let key = [7u8; 34]; // 34 bytes: base64 ends in "==", exercising padded and bare forms.
         let padded = base64::engine::general_purpose::URL_SAFE.encode(key);
         assert!(padded.ends_with("=="));
-        assert_eq!(decode_secret(&padded, SecretEncoding::Base64Url).unwrap(), key);
-        assert_eq!(decode_secret(padded.trim_end_matches('='), SecretEncoding::Base64Url).unwrap(), key);
+        assert_eq!(decode_secret(&padded, SecretEncoding::Base64Url, var::CLIENT_SECRET).unwrap(), key);
+        assert_eq!(
+            decode_secret(padded.trim_end_matches('='), SecretEncoding::Base64Url, var::CLIENT_SECRET).unwrap(),
+            key
+        );
     }
 
     #[test]
     fn invalid_base64url_secret_names_the_secret_variable() {
-        let error = decode_secret("not-base64-at-all!!", SecretEncoding::Base64Url).unwrap_err();
+        let error = decode_secret("not-base64-at-all!!", SecretEncoding::Base64Url, var::CLIENT_SECRET).unwrap_err();
         assert_eq!(error.variable, "AUTH0_CLIENT_SECRET");
         assert!(!error.to_string().contains("not-base64-at-all"), "the message must not echo the secret");
     }

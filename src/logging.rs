@@ -8,7 +8,7 @@ use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::prelude::*;
 
-use crate::config::{ConfigError, invalid};
+use crate::config::{ConfigError, invalid, var};
 
 /// Targets of dependencies that print what must never be logged at their most verbose levels, and the most
 /// they may print whatever the configuration says:
@@ -34,7 +34,7 @@ const INVOCATION_SPAN_TARGET: &str = "lambda_runtime::layers::trace";
 /// configuration is read, so that a configuration error can be logged.
 pub fn directives(lookup: impl Fn(&str) -> Option<String>) -> Result<Targets, ConfigError> {
     let set = |variable: &'static str| lookup(variable).filter(|text| !text.trim().is_empty());
-    if let Some(text) = set("RUST_LOG") {
+    if let Some(text) = set(var::RUST_LOG) {
         let text = text.trim();
         // Lambda's scale ends at FATAL; tracing's at ERROR.
         if text.eq_ignore_ascii_case("fatal") {
@@ -49,17 +49,17 @@ pub fn directives(lookup: impl Fn(&str) -> Option<String>) -> Result<Targets, Co
             .all(|directive| directive.contains('=') || directive.parse::<LevelFilter>().is_ok());
         return Targets::from_str(text).ok().filter(|_| well_formed).ok_or_else(|| {
             invalid(
-                "RUST_LOG",
+                var::RUST_LOG,
                 "must be a level (error, warn, info, debug, trace, off) or directives such as info,hyper=warn",
             )
         });
     }
-    let level = match set("AWS_LAMBDA_LOG_LEVEL").as_deref().map(str::trim) {
+    let level = match set(var::LAMBDA_LOG_LEVEL).as_deref().map(str::trim) {
         None => LevelFilter::INFO,
         Some(fatal) if fatal.eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
         Some(level) => level
             .parse::<LevelFilter>()
-            .map_err(|_| invalid("AWS_LAMBDA_LOG_LEVEL", "must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"))?,
+            .map_err(|_| invalid(var::LAMBDA_LOG_LEVEL, "must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"))?,
     };
     Ok(Targets::new().with_default(level))
 }

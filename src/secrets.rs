@@ -25,7 +25,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, FetchedSecret, var};
 
 /// The whole read, credentials and retries included. Lambda allows 10 s for init; this leaves room for the
 /// JWKS fetch.
@@ -34,8 +34,6 @@ pub const SECRET_TIMEOUT: Duration = Duration::from_secs(4);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Attempts, the first included.
 pub const MAX_ATTEMPTS: u32 = 2;
-
-const ARN_VARIABLE: &str = "AUTH0_CLIENT_SECRET_ARN";
 
 /// The AWS configuration loader production uses: the environment Lambda provides (region, role credentials).
 pub fn aws_defaults() -> ConfigLoader {
@@ -49,25 +47,17 @@ pub async fn load_config(
     aws: impl FnOnce() -> ConfigLoader,
 ) -> Result<Config, ConfigError> {
     let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-    let Some(arn) = get(ARN_VARIABLE) else {
+    let Some(arn) = get(var::CLIENT_SECRET_ARN) else {
         return Config::from_lookup(lookup);
     };
-    if get("AUTH0_CLIENT_SECRET").is_some() {
+    if get(var::CLIENT_SECRET).is_some() {
         return Err(invalid("set AUTH0_CLIENT_SECRET or AUTH0_CLIENT_SECRET_ARN, not both"));
     }
-    let json_key = get("AUTH0_CLIENT_SECRET_JSON_KEY");
+    let json_key = get(var::CLIENT_SECRET_JSON_KEY);
     let trust = crate::config::trust(&get)?;
-    let secret =
+    let client_secret =
         fetch_client_secret(aws(), trust.client_config()?, arn.trim(), json_key.as_deref().map(str::trim)).await?;
-    let with_secret = |name: &str| match name {
-        "AUTH0_CLIENT_SECRET" => Some(secret.clone()),
-        _ => lookup(name),
-    };
-    Config::with_trust(with_secret, trust).map_err(|error| match error.variable {
-        // The value came from the ARN: that is the variable to fix.
-        "AUTH0_CLIENT_SECRET" => ConfigError { variable: ARN_VARIABLE, ..error },
-        _ => error,
-    })
+    Config::with_fetched_secret(lookup, FetchedSecret { client_secret, trust })
 }
 
 /// Reads the secret's `SecretString`: the whole string, or the string under `json_key` when the secret is a
@@ -154,7 +144,7 @@ impl SdkConnector for HyperConnector {
 }
 
 fn invalid(problem: impl Into<String>) -> ConfigError {
-    ConfigError { variable: ARN_VARIABLE, problem: problem.into() }
+    ConfigError { variable: var::CLIENT_SECRET_ARN, problem: problem.into() }
 }
 
 /// One sentence for each way the call can fail. Error messages from AWS name the ARN and the role, never

@@ -17,10 +17,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::SectionKind;
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::ConfigError;
-
-/// The variable naming a PEM file of extra CA certificates.
-pub const EXTRA_CA_VARIABLE: &str = "AUTH0_EXTRA_CA_CERTS";
+use crate::config::{ConfigError, var};
 
 /// The largest CA file read: a bundle of a few hundred certificates.
 const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
@@ -28,7 +25,7 @@ const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 /// Reads the PEM file at `path`: one or more `CERTIFICATE` blocks, each a certificate that can be a trust
 /// anchor, and nothing else (a private key in it is a mistake worth stopping for).
 pub fn read_extra_roots(path: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let invalid = |problem: String| ConfigError { variable: EXTRA_CA_VARIABLE, problem };
+    let invalid = |problem: String| ConfigError { variable: var::EXTRA_CA_CERTS, problem };
     let metadata = std::fs::metadata(path).map_err(|error| invalid(format!("cannot read {path}: {error}")))?;
     if !metadata.is_file() || metadata.len() > MAX_CA_FILE_BYTES {
         return Err(invalid(format!("{path} must be a PEM file of CA certificates of at most 1 MiB")));
@@ -101,7 +98,7 @@ impl Trust {
         if let Some(config) = self.client_config.get() {
             return Ok(config.clone());
         }
-        let invalid = |problem: String| ConfigError { variable: EXTRA_CA_VARIABLE, problem };
+        let invalid = |problem: String| ConfigError { variable: var::EXTRA_CA_CERTS, problem };
         let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         for certificate in self.extra_roots.iter() {
             roots.add(certificate.clone()).map_err(|_| invalid("holds an invalid certificate".to_owned()))?;
@@ -170,6 +167,6 @@ mod tests {
     #[test]
     fn a_missing_file_names_the_variable() {
         let error = read_extra_roots("/nonexistent/ca.pem").unwrap_err();
-        assert_eq!(error.variable, EXTRA_CA_VARIABLE);
+        assert_eq!(error.variable, var::EXTRA_CA_CERTS);
     }
 }

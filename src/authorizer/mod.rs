@@ -18,16 +18,11 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::{Authenticator, bearer_in};
 use crate::claims::Claims;
-use crate::config::{Config, ConfigError, invalid};
+use crate::config::{Config, ConfigError, invalid, var};
 use crate::error::AuthError;
 use crate::metrics::Reporter;
 pub use event::{Event, Kind, MethodArn};
-pub use routes::{ROUTES_VARIABLE, RouteRule, RouteTable};
-
-/// The variable that says which answer an HTTP API payload 2.0 authorizer gives: `simple` or `iam`.
-pub const RESPONSE_VARIABLE: &str = "AUTH0_AUTHORIZER_RESPONSE";
-/// The variable that lists the claims handed to the integration beside `sub`, `scope` and `permissions`.
-pub const CONTEXT_CLAIMS_VARIABLE: &str = "AUTH0_AUTHORIZER_CONTEXT_CLAIMS";
+pub use routes::{RouteRule, RouteTable};
 
 /// Context keys the authorizer sets itself, which a configured claim cannot take.
 const RESERVED_KEYS: &[&str] = &["sub", "scope", "permissions", "code", "description"];
@@ -65,19 +60,19 @@ impl Settings {
     /// Reads the settings through `lookup`; an empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let routes = RouteTable::parse(get(ROUTES_VARIABLE).as_deref())?;
-        let response = match get(RESPONSE_VARIABLE).as_deref().map(str::trim) {
+        let routes = RouteTable::parse(get(var::AUTHORIZER_ROUTES).as_deref())?;
+        let response = match get(var::AUTHORIZER_RESPONSE).as_deref().map(str::trim) {
             None | Some("simple") => ResponseFormat::Simple,
             Some("iam") => ResponseFormat::Iam,
-            Some(_) => return Err(invalid(RESPONSE_VARIABLE, "must be `simple` or `iam`")),
+            Some(_) => return Err(invalid(var::AUTHORIZER_RESPONSE, "must be `simple` or `iam`")),
         };
         let mut context_claims: Vec<ContextClaim> = Vec::new();
-        for item in get(CONTEXT_CLAIMS_VARIABLE).iter().flat_map(|text| text.split(',')).map(str::trim) {
+        for item in get(var::AUTHORIZER_CONTEXT_CLAIMS).iter().flat_map(|text| text.split(',')).map(str::trim) {
             if item.is_empty() {
                 continue;
             }
             let (key, claim) = item.split_once('=').map_or((item, item), |(key, claim)| (key.trim(), claim.trim()));
-            let bad = |problem: String| Err(invalid(CONTEXT_CLAIMS_VARIABLE, problem));
+            let bad = |problem: String| Err(invalid(var::AUTHORIZER_CONTEXT_CLAIMS, problem));
             if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return bad(format!(
                     "`{key}` is not a context key (letters, digits, `_`); name a namespaced claim as `key=claim`"

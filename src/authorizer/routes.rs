@@ -7,10 +7,7 @@
 //! valid token only.
 
 use crate::claims::{Claims, GrantSource, Match, Requirement};
-use crate::config::{ConfigError, invalid};
-
-/// The variable the rules are read from.
-pub const ROUTES_VARIABLE: &str = "AUTH0_AUTHORIZER_ROUTES";
+use crate::config::{ConfigError, invalid, var};
 
 /// The methods a rule can name: API Gateway's, and `ANY` for all of them.
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
@@ -60,7 +57,7 @@ pub struct RouteTable {
 impl RouteTable {
     /// Parses `text` (`None`: no rules). Rules are separated by `;` or new lines.
     ///
-    /// Refused, naming [`ROUTES_VARIABLE`]: an unknown method, a path that is not `/`-separated segments, a
+    /// Refused, naming [`var::AUTHORIZER_ROUTES`]: an unknown method, a path that is not `/`-separated segments, a
     /// `{proxy+}` before the end, a literal `*`, an empty or malformed grant, `|` mixed with all-of grants, a
     /// route given twice, and two rules with different requirements whose policy patterns overlap (IAM cannot
     /// allow a route inside a pattern it denies, so the narrower rule could never be honoured).
@@ -69,13 +66,13 @@ impl RouteTable {
         for entry in text.unwrap_or_default().split([';', '\n']).map(str::trim).filter(|entry| !entry.is_empty()) {
             let rule = rule(entry)?;
             if let Some(other) = rules.iter().find(|other| other.key == rule.key) {
-                return Err(invalid(ROUTES_VARIABLE, format!("`{}` is given twice", other.key)));
+                return Err(invalid(var::AUTHORIZER_ROUTES, format!("`{}` is given twice", other.key)));
             }
             if let Some(other) =
                 rules.iter().find(|other| other.requirement != rule.requirement && other.overlaps(&rule))
             {
                 return Err(invalid(
-                    ROUTES_VARIABLE,
+                    var::AUTHORIZER_ROUTES,
                     format!(
                         "`{}` and `{}` overlap in an IAM policy (a `{{param}}` matches the rest of the path) but \
                          require different grants: give them the same grants, or routes that do not overlap",
@@ -105,7 +102,7 @@ impl RouteTable {
 }
 
 fn rule(entry: &str) -> Result<RouteRule, ConfigError> {
-    let bad = |problem: String| invalid(ROUTES_VARIABLE, problem);
+    let bad = |problem: String| invalid(var::AUTHORIZER_ROUTES, problem);
     let (route, grants) =
         entry.split_once('=').ok_or_else(|| bad(format!("`{entry}` must be `METHOD /path = grants`")))?;
     let (method, path) = route
@@ -246,7 +243,7 @@ mod tests {
 
     fn refused(text: &str) -> String {
         let error = RouteTable::parse(Some(text)).expect_err("the rules were accepted");
-        assert_eq!(error.variable, ROUTES_VARIABLE);
+        assert_eq!(error.variable, var::AUTHORIZER_ROUTES);
         error.problem
     }
 
