@@ -13,7 +13,7 @@ use base64::Engine as _;
 use jsonwebtoken::Algorithm;
 use jwks_server::{JwksServer, Mode, SigningKey};
 use serde_json::{Value, json};
-use support::{AUDIENCE, Answer, ISSUER, call, claims, event, with_authorization, with_route};
+use support::{AUDIENCE, Answer, ISSUER, call, claims, event, lookup, with_authorization, with_route};
 
 const OTHER_ISSUER: &str = "https://login.example.com/";
 
@@ -42,10 +42,17 @@ fn app(server: &JwksServer, extra: &[(&str, &str)], policy: KeyPolicy) -> App {
         vars.retain(|(existing, _)| existing != name);
         vars.push((name, value));
     }
-    let mut config =
-        Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| (*v).to_owned())).unwrap();
+    let mut config = Config::from_lookup(lookup(&vars)).unwrap();
     config.key_policy = policy;
     App::new(config).unwrap()
+}
+
+/// A tenant publishing `key`, and an app that fetches from it under the default policy. The server lives as
+/// long as the pair.
+async fn tenant(key: &SigningKey) -> (JwksServer, App) {
+    let server = JwksServer::serving(&[key.jwk()]).await;
+    let app = app(&server, &[], KeyPolicy::default());
+    (server, app)
 }
 
 /// The cold-start fetch, which must succeed.
@@ -89,8 +96,7 @@ async fn rs256_ps256_es256_and_eddsa_tokens_are_accepted() {
 #[tokio::test]
 async fn the_seed_routes_accept_rs256_tokens_too() {
     let key = rs256();
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     let answer = get(&app, "/protected", Some(&key.sign(&claims()))).await;
     assert_eq!((answer.status.as_u16(), answer.body.as_str()), (200, "Hello World jane@example.com!"));
 }
@@ -98,8 +104,7 @@ async fn the_seed_routes_accept_rs256_tokens_too() {
 #[tokio::test]
 async fn audience_arrays_and_every_configured_issuer_are_accepted() {
     let key = rs256();
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     for issuer in [ISSUER, OTHER_ISSUER] {
         let mut claims = claims();
         claims["iss"] = json!(issuer);
@@ -289,8 +294,7 @@ async fn a_jwks_with_unusable_keys_still_serves_the_usable_ones() {
 #[tokio::test]
 async fn a_jwk_whose_alg_disagrees_with_the_token_is_never_used() {
     let key = rs256(); // its JWK says RS256
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     let pss = SigningKey::rsa("rsa-primary", "primary", Algorithm::PS256);
     assert_answer(&get(&app, "/api/private", Some(&pss.sign(&claims()))).await, 401, "unknown_key");
 }
@@ -375,8 +379,7 @@ async fn embedded_jwk_jku_and_x5u_headers_are_ignored_and_never_fetched() {
 async fn es256_signature_of_zeros_is_refused() {
     // CVE-2022-21449: r = s = 0 verified against any message with some ECDSA implementations.
     let key = SigningKey::es256("ec");
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     let token = key.sign(&claims());
     let (body, _) = token.rsplit_once('.').unwrap();
     let zeros = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0u8; 64]);
@@ -386,8 +389,7 @@ async fn es256_signature_of_zeros_is_refused() {
 #[tokio::test]
 async fn a_token_without_kid_is_an_unknown_key() {
     let key = rs256();
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     let token = key.sign_with_header(&claims(), |header| header.kid = None);
     assert_answer(&get(&app, "/api/private", Some(&token)).await, 401, "unknown_key");
 }
@@ -406,8 +408,7 @@ fn with_grants(scope: Option<&str>, permissions: Option<Value>) -> Value {
 #[tokio::test]
 async fn the_scoped_route_accepts_the_scope_or_the_permission() {
     let key = rs256();
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     for claims in [
         with_grants(Some("openid read:messages"), None),
         with_grants(None, Some(json!(["read:messages"]))),
@@ -422,8 +423,7 @@ async fn the_scoped_route_accepts_the_scope_or_the_permission() {
 #[tokio::test]
 async fn the_scoped_route_refuses_a_token_without_the_grant_with_403() {
     let key = rs256();
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     for claims in [
         with_grants(None, None),
         with_grants(Some("openid read:messages:all write:messages"), None),
@@ -444,8 +444,7 @@ async fn the_scoped_route_refuses_a_token_without_the_grant_with_403() {
 #[tokio::test]
 async fn the_scoped_route_still_authenticates_first() {
     let key = rs256();
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     assert_answer(&get(&app, "/api/private-scoped", None).await, 401, "authorization_header_missing");
     let mut expired = with_grants(Some("read:messages"), None);
     expired["exp"] = json!(support::now() - 3600);
@@ -455,8 +454,7 @@ async fn the_scoped_route_still_authenticates_first() {
 #[tokio::test]
 async fn grants_of_the_wrong_type_are_invalid_tokens() {
     let key = rs256();
-    let server = JwksServer::serving(&[key.jwk()]).await;
-    let app = app(&server, &[], KeyPolicy::default());
+    let (_server, app) = tenant(&key).await;
     for claims in [with_grants(None, Some(json!("read:messages"))), with_grants(None, Some(json!([1])))] {
         assert_answer(&get(&app, "/api/private-scoped", Some(&key.sign(&claims))).await, 401, "invalid_token");
     }

@@ -4,20 +4,15 @@ mod jwks_server;
 mod moto;
 mod support;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use auth0_lambda_api::secrets::{SECRET_TIMEOUT, fetch_client_secret, load_config};
 use auth0_lambda_api::{App, ConfigError};
 use moto::Moto;
+use support::lookup;
 
 const SECRET: &str = support::SECRET;
 const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:auth0-AbCdEf";
-
-fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    move |name| map.get(name).cloned()
-}
 
 /// The test configuration with the secret replaced by its ARN.
 fn env_with_arn<'a>(arn: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {

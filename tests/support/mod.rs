@@ -1,7 +1,6 @@
 //! Shared test helpers: a test configuration, tokens minted at test time, and API Gateway events.
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
-use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth0_lambda_api::authorizer::{Authorizer, Decision, Event, Settings};
@@ -28,13 +27,17 @@ pub fn env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// A configuration lookup over `vars`, as the environment is one: the last pair with a name wins, and a
+/// name without a pair is unset.
+pub fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| vars.iter().rev().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
+}
+
 /// The app, configured in process like the function; metric lines are off so that they do not mix with the
 /// test harness's output (the end-to-end tests check them on the real binary).
 pub fn app() -> App {
-    let mut vars: HashMap<&str, &str> = env().into_iter().collect();
-    vars.insert("AUTH0_METRICS", "off");
-    let config = Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
-    App::new(config).unwrap()
+    let vars = [env(), vec![("AUTH0_METRICS", "off")]].concat();
+    App::new(Config::from_lookup(lookup(&vars)).unwrap()).unwrap()
 }
 
 /// What the tests' authorizer requires: the API's scoped route, so that both front doors protect the same.
@@ -43,12 +46,10 @@ pub const AUTHORIZER_ROUTES: &str = "GET /api/private-scoped = read:messages";
 /// The authorizer, configured in process like its binary (metric lines off, as for [`app`]), with `extra`
 /// variables on top of [`env`] and [`AUTHORIZER_ROUTES`].
 pub fn authorizer_with(extra: &[(&'static str, &'static str)]) -> Authorizer {
-    let mut vars: HashMap<&str, &str> = env().into_iter().collect();
-    vars.insert("AUTH0_METRICS", "off");
-    vars.insert("AUTH0_AUTHORIZER_ROUTES", AUTHORIZER_ROUTES);
-    vars.extend(extra.iter().copied());
-    let lookup = |name: &str| vars.get(name).map(|value| (*value).to_owned());
-    Authorizer::new(Config::from_lookup(lookup).unwrap(), Settings::from_lookup(lookup).unwrap()).unwrap()
+    let vars = [env(), vec![("AUTH0_METRICS", "off"), ("AUTH0_AUTHORIZER_ROUTES", AUTHORIZER_ROUTES)], extra.to_vec()]
+        .concat();
+    let lookup = lookup(&vars);
+    Authorizer::new(Config::from_lookup(&lookup).unwrap(), Settings::from_lookup(&lookup).unwrap()).unwrap()
 }
 
 /// A REST API `TOKEN` authorizer event for `GET /protected` whose header is `authorization`.
