@@ -1,9 +1,8 @@
-//! The HTTP side of authentication: bearer-token parsing (RFC 6750 §2.1), the requires-auth step that picks
-//! the key, verifies the token and puts its claims into the request, and the `claims()` accessor.
+//! Authentication, for either front door: bearer-token parsing (RFC 6750 §2.1) over any header values, and the
+//! [`Authenticator`] that verifies a token with the key its [`KeySource`] chooses.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use lambda_http::Request;
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{HeaderMap, HeaderValue};
 
@@ -144,31 +143,11 @@ impl Authenticator {
         // The time is read after the key: a JWKS fetch may have taken up to its timeout.
         self.verifier.finish(token, key.key(), unix_now())
     }
-
-    /// The requires-auth step: verifies the bearer token of `request` and, on success, stores the claims in
-    /// its extensions for the handler.
-    pub async fn authenticate(&self, request: &mut Request) -> Result<(), AuthError> {
-        let claims = self.claims_for(bearer_token(request.headers())?).await?;
-        request.extensions_mut().insert(claims);
-        Ok(())
-    }
 }
 
 fn unix_now() -> u64 {
     // A clock before 1970 is not a state a Lambda sandbox can be in; 0 would then reject every token.
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
-}
-
-/// Access to the verified claims of a request (the seed's `current_user`).
-pub trait ClaimsExt {
-    /// The claims of the verified token; `None` on routes that do not require authentication.
-    fn claims(&self) -> Option<&Claims>;
-}
-
-impl ClaimsExt for Request {
-    fn claims(&self) -> Option<&Claims> {
-        self.extensions().get::<Claims>()
-    }
 }
 
 #[cfg(test)]

@@ -14,17 +14,20 @@
 //!   a token's key.
 //! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
-//! - [`auth`]: bearer-token parsing, the requires-auth step (key choice, verification), the `claims()` accessor.
-//! - [`error`]: per-request errors and their single mapping to a response.
+//! - [`auth`]: bearer-token parsing over any header values; the authenticator (verifier and key source).
+//! - [`error`]: per-request errors, their codes, and their single mapping to an HTTP response (the API's; the
+//!   authorizer's Gateway Responses mirror it).
 //! - [`logging`]: JSON log lines, their filter, and what no level lets through.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines, one per request.
 //! - [`start`]: the cold start both front doors share.
 //!
 //! Two front doors sit on that core, each with its own binary:
-//! - [`routes`]: the API: the endpoints, their access rules, and the dispatcher (`auth0-lambda-api`).
+//! - [`api`]: the API: the endpoints, their access rules, the requires-auth step and the dispatcher
+//!   (`auth0-lambda-api`).
 //! - [`authorizer`]: an API Gateway Lambda authorizer for routes served by other integrations
 //!   (`auth0-lambda-authorizer`).
 
+pub mod api;
 pub mod auth;
 pub mod authorizer;
 pub mod claims;
@@ -35,16 +38,15 @@ pub mod key;
 pub mod key_source;
 pub mod logging;
 pub mod metrics;
-pub mod routes;
 pub mod secrets;
 pub mod start;
 pub mod tls;
 pub mod verify;
 
-pub use auth::{Authenticator, ClaimsExt, bearer_in, bearer_token};
+pub use api::{Access, App, Call, ClaimsExt, ROUTES, Reply, Route};
+pub use auth::{Authenticator, bearer_in, bearer_token};
 pub use claims::{Claims, GrantSource, Requirement};
 pub use config::{Config, ConfigError};
 pub use error::AuthError;
 pub use jwks::{KeyPolicy, KeySet, KeyStore};
-pub use routes::{Access, App, ROUTES, Route};
 pub use verify::{Policy, Verifier};

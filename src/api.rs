@@ -1,4 +1,5 @@
-//! The endpoints, their access rules, and the dispatcher that routes an API Gateway request to them.
+//! The API front door: the endpoints, their access rules, the requires-auth step, and the dispatcher that
+//! routes a request (API Gateway, Application Load Balancer, Function URL) to them.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -9,7 +10,7 @@ use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, Method, Response, StatusCode};
 use lambda_http::{Body, Request, RequestExt};
 
-use crate::auth::{Authenticator, ClaimsExt};
+use crate::auth::{Authenticator, bearer_token};
 use crate::claims::{Claims, Requirement};
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Realm, json_error};
@@ -203,9 +204,11 @@ impl App {
         Answered { response: (route.handler)(call).await, code: "ok", route: route_path }
     }
 
-    /// Authenticates `request` and checks what `access` requires of its claims.
+    /// The requires-auth step: verifies the bearer token of `request`, stores its claims in the request's
+    /// extensions for the handler, and checks what `access` requires of them.
     async fn authorize(&self, access: Access, request: &mut Request) -> Result<(), AuthError> {
-        self.auth.authenticate(request).await?;
+        let claims = self.auth.claims_for(bearer_token(request.headers())?).await?;
+        request.extensions_mut().insert(claims);
         if let Access::Requires(requirement) = access
             && !request.claims().is_some_and(|claims| requirement.is_met_by(claims))
         {
@@ -222,6 +225,18 @@ struct Answered {
     code: &'static str,
     /// The route template that matched, if any.
     route: Option<&'static str>,
+}
+
+/// Access to the verified claims of a request (the seed's `current_user`).
+pub trait ClaimsExt {
+    /// The claims of the verified token; `None` on routes that do not require authentication.
+    fn claims(&self) -> Option<&Claims>;
+}
+
+impl ClaimsExt for Request {
+    fn claims(&self) -> Option<&Claims> {
+        self.extensions().get::<Claims>()
+    }
 }
 
 /// Why no route answers a request.
