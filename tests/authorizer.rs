@@ -307,36 +307,74 @@ async fn the_binary_answers_every_kind_and_logs_and_counts_each_outcome_without_
         assert_eq!(allowed["context"]["scope"], "read:messages", "{kind}");
         let denied = emulator.invoke(authorizer_event(kind, Some(&plain), None)).await.unwrap();
         assert_eq!(denied["context"]["code"], "insufficient_scope", "{kind}");
-        let forged = emulator.invoke(authorizer_event(kind, Some("Bearer a.b.c"), None)).await;
-        if kind.starts_with("rest-") {
-            let error: Value = serde_json::from_str(&forged.unwrap_err()).unwrap();
-            assert_eq!(error["errorMessage"], "Unauthorized", "{kind}: API Gateway's 401 needs this exact message");
-        } else {
-            assert_eq!(forged.unwrap()["context"]["code"], "invalid_token", "{kind}");
+        let expired = bearer(&with(claims(), json!({"exp": now() - 3600})));
+        // A TOKEN authorizer is never invoked without the header: API Gateway answers 401 itself.
+        let missing = if *kind == "rest-token" { None } else { Some(None) };
+        let refusals = [(Some("Bearer a.b.c"), "invalid_token"), (Some(expired.as_str()), "token_expired")]
+            .into_iter()
+            .chain(missing.map(|none| (none, "authorization_header_missing")));
+        for (authorization, code) in refusals {
+            let refused = emulator.invoke(authorizer_event(kind, authorization, None)).await;
+            if kind.starts_with("rest-") {
+                let error: Value = serde_json::from_str(&refused.unwrap_err()).unwrap();
+                assert_eq!(error["errorMessage"], "Unauthorized", "{kind}: API Gateway's 401 needs this exact message");
+            } else {
+                assert_eq!(refused.unwrap()["context"]["code"], code, "{kind}");
+            }
         }
     }
     let logs = emulator.logs();
     let lines: Vec<Value> = logs.iter().filter_map(|line| serde_json::from_str(line).ok()).collect();
     let decisions: Vec<&Value> = lines.iter().filter(|line| line["message"] == "authorization").collect();
-    assert_eq!(decisions.len(), 12, "{logs:?}");
+    assert_eq!(decisions.len(), 19, "{logs:?}");
     for kind in KINDS {
-        let kind = kind.replace('-', "_");
         let codes: Vec<&str> = decisions
             .iter()
-            .filter(|line| line["kind"] == kind.as_str())
+            .filter(|line| line["kind"] == kind.replace('-', "_").as_str())
             .map(|line| line["code"].as_str().unwrap())
             .collect();
-        assert_eq!(codes, ["ok", "insufficient_scope", "invalid_token"], "{kind}");
+        let mut expected = vec!["ok", "insufficient_scope", "invalid_token", "token_expired"];
+        if *kind != "rest-token" {
+            expected.push("authorization_header_missing");
+        }
+        assert_eq!(codes, expected, "{kind}");
     }
     assert!(decisions.iter().all(|line| line["route"] == "GET /api/private-scoped" && line["request_id"].is_string()));
     let metrics: Vec<&Value> = lines.iter().filter(|line| line.get("_aws").is_some()).collect();
-    assert_eq!(metrics.len(), 12);
+    assert_eq!(metrics.len(), 19);
     assert_eq!(metrics.iter().filter(|line| line["Outcome"] == "insufficient_scope").count(), 4);
     assert_eq!(metrics[0]["ColdStart"], 1);
     for token in [&scoped, &plain] {
         let token = token.trim_start_matches("Bearer ");
         assert!(logs.iter().all(|line| !line.contains(token)), "a token reached the logs");
     }
+}
+
+#[tokio::test]
+async fn the_binary_fails_the_invocations_it_cannot_decide_so_api_gateway_answers_5xx() {
+    // A JWKS nobody serves: RS256 tokens cannot get their key.
+    let emulator =
+        running(&[("AUTH0_JWKS_URL", "http://127.0.0.1:9/jwks.json"), ("AUTH0_ALGORITHMS", "HS256,RS256")]).await;
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": "k1"});
+    let token = format!("Bearer {}.{}.{}", b64(header.to_string()), b64(claims().to_string()), b64([7u8; 256]));
+    for kind in KINDS {
+        let failed = emulator.invoke(authorizer_event(kind, Some(&token), None)).await.unwrap_err();
+        let error: Value = serde_json::from_str(&failed).unwrap();
+        assert_eq!(error["errorType"], "KeysUnavailable", "{kind}");
+    }
+    let failed = emulator.invoke(event("v2-protected-ok")).await.unwrap_err();
+    assert_eq!(serde_json::from_str::<Value>(&failed).unwrap()["errorType"], "InvalidEvent");
+    let codes: Vec<String> = emulator
+        .logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == "authorization")
+        .map(|line| line["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        codes,
+        ["jwks_unavailable", "jwks_unavailable", "jwks_unavailable", "jwks_unavailable", "invalid_event"]
+    );
 }
 
 #[tokio::test]
