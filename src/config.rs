@@ -9,7 +9,6 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use lambda_http::http::Uri;
 
-use crate::error::Realm;
 use crate::jwks::{KeyPolicy, KeySet};
 use crate::metrics::{DEFAULT_NAMESPACE, Dimension, Metrics};
 use crate::tls::Trust;
@@ -135,7 +134,7 @@ pub struct Config {
     /// `AUTH0_LEEWAY_SECONDS`.
     pub leeway: u64,
     /// `AUTH0_REALM`, defaulting to the first audience.
-    pub realm: Realm,
+    pub realm: String,
     /// `AUTH0_EMAIL_CLAIM`: the namespaced claim holding the email in access tokens.
     pub email_claim: Option<String>,
     /// `AUTH0_METRICS`, `AUTH0_METRICS_NAMESPACE`, `AUTH0_METRICS_DIMENSIONS`: `None` when metrics are off.
@@ -347,9 +346,12 @@ fn seconds(variable: &'static str, text: Option<String>, default: u64, max: u64)
 }
 
 /// `AUTH0_REALM`, the first audience by default: printable ASCII, as it is sent in a header.
-fn realm(text: Option<String>, first_audience: &str) -> Result<Realm, ConfigError> {
-    Realm::new(text.as_deref().unwrap_or(first_audience))
-        .ok_or_else(|| invalid(var::REALM, "must be printable ASCII (it is sent in a header)"))
+fn realm(text: Option<String>, first_audience: &str) -> Result<String, ConfigError> {
+    let realm = text.unwrap_or_else(|| first_audience.to_owned());
+    if !realm.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(invalid(var::REALM, "must be printable ASCII (it is sent in a header)"));
+    }
+    Ok(realm)
 }
 
 /// `AUTH0_DOMAIN` as a host name: `example.us.auth0.com`; a leading `https://` and a trailing `/` are
@@ -590,8 +592,7 @@ mod tests {
         assert_eq!(config.jwks_url, None);
         assert_eq!(config.leeway, 5);
         assert_eq!(config.email_claim, None);
-        let challenge = crate::error::AuthError::MissingHeader.to_response(&config.realm);
-        assert_eq!(challenge.headers()["www-authenticate"], "Bearer realm=\"https://api.example.com\"");
+        assert_eq!(config.realm, "https://api.example.com");
     }
 
     #[test]

@@ -15,15 +15,14 @@
 //! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
 //! - [`auth`]: bearer-token parsing over any header values; the authenticator (verifier and key source).
-//! - [`error`]: per-request errors, their codes, and their single mapping to an HTTP response (the API's; the
-//!   authorizer's Gateway Responses mirror it).
+//! - [`error`]: per-request errors: their codes, descriptions and HTTP statuses.
 //! - [`logging`]: JSON log lines, their filter, and what no level lets through.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines, one per request.
 //! - [`start`]: the cold start both front doors share.
 //!
 //! Two front doors sit on that core, each with its own binary:
-//! - [`api`]: the API: the endpoints, their access rules, the requires-auth step and the dispatcher
-//!   (`auth0-lambda-api`).
+//! - [`api`]: the API: the endpoints, their access rules, the requires-auth step, the dispatcher, and the
+//!   single mapping of a refusal to a response (`auth0-lambda-api`).
 //! - [`authorizer`]: an API Gateway Lambda authorizer for routes served by other integrations
 //!   (`auth0-lambda-authorizer`).
 

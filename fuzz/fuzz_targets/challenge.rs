@@ -4,7 +4,7 @@
 #![no_main]
 
 use auth0_lambda_api::AuthError;
-use auth0_lambda_api::error::Realm;
+use auth0_lambda_api::api::Realm;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|realm: &str| {

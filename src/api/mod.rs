@@ -12,10 +12,14 @@ use lambda_http::{Body, Request, RequestExt};
 
 use crate::auth::{Authenticator, bearer_token};
 use crate::claims::{Claims, Requirement};
-use crate::config::{Config, ConfigError};
-use crate::error::{AuthError, Realm, json_error};
+use crate::config::{Config, ConfigError, invalid, var};
+use crate::error::AuthError;
+
+pub mod response;
+
 use crate::key_source::Prefetch;
 use crate::metrics::Reporter;
+pub use response::{Realm, json_error};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,9 +151,11 @@ impl App {
     /// Builds the verifier, the HMAC key and the JWKS client from a validated configuration. No I/O: the
     /// first JWKS fetch is [`App::prefetch_keys`].
     pub fn new(config: Config) -> Result<Self, ConfigError> {
+        let realm = Realm::new(&config.realm)
+            .ok_or_else(|| invalid(var::REALM, "must be printable ASCII (it is sent in a header)"))?;
         Ok(Self {
             auth: Authenticator::from_config(&config)?,
-            realm: config.realm,
+            realm,
             email_claim: config.email_claim,
             metrics: Reporter::new(config.metrics),
         })
