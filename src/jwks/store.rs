@@ -83,6 +83,14 @@ enum Reason {
     Miss,
 }
 
+/// Whether a fetch was made, and how it went.
+enum Attempt {
+    /// The policy allowed none now, or another request's fetch answered this one.
+    Skipped,
+    /// A fetch was made: the number of usable keys, or why there are none.
+    Made(Result<usize, FetchError>),
+}
+
 /// What the store knows, behind one short-held lock.
 #[derive(Default)]
 struct State {
@@ -164,7 +172,10 @@ impl KeyStore {
     pub async fn prefetch(&self) -> Result<usize, FetchError> {
         let generation = self.state().generation;
         let result = self.fetch(generation, Instant::now(), Reason::Prefetch).await;
-        let result = result.unwrap_or_else(|| Ok(self.key_count()));
+        let result = match result {
+            Attempt::Made(result) => result,
+            Attempt::Skipped => Ok(self.key_count()),
+        };
         if result.is_err() {
             self.state().last_attempt = None;
         }
@@ -240,12 +251,12 @@ impl KeyStore {
     /// One fetch, shared and rate-limited. The decision is taken under the fetch lock: a request that waited
     /// for a fetch in flight uses its result instead of starting another, and a miss during a cold fetch
     /// waits for it rather than failing.
-    async fn fetch(&self, seen_generation: u64, now: Instant, reason: Reason) -> Option<Result<usize, FetchError>> {
+    async fn fetch(&self, seen_generation: u64, now: Instant, reason: Reason) -> Attempt {
         let _fetching = self.fetching.lock().await;
         {
             let mut state = self.state();
             if state.generation != seen_generation || !self.fetch_allowed(&state, reason, now) {
-                return None;
+                return Attempt::Skipped;
             }
             state.last_attempt = Some(now);
             if reason == Reason::Miss {
@@ -261,7 +272,7 @@ impl KeyStore {
         };
         let mut state = self.state();
         state.generation += 1;
-        Some(match result {
+        Attempt::Made(match result {
             Ok(keys) => {
                 let count = keys.len();
                 state.keys = Arc::new(keys);
