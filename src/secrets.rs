@@ -83,10 +83,8 @@ pub async fn fetch_client_secret(
         client.get_secret_value().secret_id(arn).send().await
     };
     // The outer bound also covers credential discovery, which the SDK's operation timeout does not.
-    let output = tokio::time::timeout(SECRET_TIMEOUT, read)
-        .await
-        .map_err(|_| invalid(format!("Secrets Manager did not answer within {} s", SECRET_TIMEOUT.as_secs())))?
-        .map_err(describe)?;
+    let output =
+        tokio::time::timeout(SECRET_TIMEOUT, read).await.map_err(|_| invalid(timed_out()))?.map_err(describe)?;
     let text = output
         .secret_string()
         .ok_or_else(|| invalid("the secret has no SecretString (binary secrets are not supported)"))?;
@@ -143,6 +141,12 @@ impl SdkConnector for HyperConnector {
     }
 }
 
+/// The one message for a read that ran out of time, whichever bound fired first: the SDK's operation timeout
+/// or the outer one around credential discovery (both are [`SECRET_TIMEOUT`]).
+fn timed_out() -> String {
+    format!("Secrets Manager did not answer in time ({} s)", SECRET_TIMEOUT.as_secs())
+}
+
 fn invalid(problem: impl Into<String>) -> ConfigError {
     ConfigError { variable: var::CLIENT_SECRET_ARN, problem: problem.into() }
 }
@@ -169,7 +173,7 @@ fn describe(error: SdkError<GetSecretValueError, HttpResponse>) -> ConfigError {
                 _ => format!("Secrets Manager refused the request ({code})"),
             }
         }
-        SdkError::TimeoutError(_) => "Secrets Manager did not answer in time".to_owned(),
+        SdkError::TimeoutError(_) => timed_out(),
         SdkError::DispatchFailure(_) => format!("Secrets Manager is unreachable: {}", DisplayErrorContext(&error)),
         _ => format!("cannot read the secret: {}", DisplayErrorContext(&error)),
     };
