@@ -53,6 +53,8 @@ pub struct Emulator {
     queue: mpsc::UnboundedSender<Invocation>,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The tasks that read the function's stdout and stderr, done when the process has closed them.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The binary under test: `AUTH0_LAMBDA_API_BIN` (for example the release build), else the one cargo built.
@@ -110,9 +112,11 @@ impl Emulator {
             .spawn()
             .unwrap();
         let logs = Arc::new(Mutex::new(Vec::new()));
-        tokio::spawn(collect_lines(child.stdout.take().unwrap(), logs.clone()));
-        tokio::spawn(collect_lines(child.stderr.take().unwrap(), logs.clone()));
-        Self { gateway, spawned, shared, queue, child, logs }
+        let readers = vec![
+            tokio::spawn(collect_lines(child.stdout.take().unwrap(), logs.clone())),
+            tokio::spawn(collect_lines(child.stderr.take().unwrap(), logs.clone())),
+        ];
+        Self { gateway, spawned, shared, queue, child, logs, readers }
     }
 
     /// Polls until the function asks for its first invocation, i.e. its cold start is over.
@@ -138,10 +142,9 @@ impl Emulator {
     pub async fn wait_for_exit(&mut self) -> Option<i32> {
         let status =
             tokio::time::timeout(PATIENCE, self.child.wait()).await.expect("the function did not exit").unwrap();
-        // The process is gone; give the readers the chance to drain its pipes.
-        let started = Instant::now();
-        while self.logs().is_empty() && started.elapsed() < Duration::from_secs(2) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        // The process is gone: its pipes are closed once read to the end.
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(PATIENCE, reader).await;
         }
         status.code()
     }
