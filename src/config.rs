@@ -47,6 +47,16 @@ pub mod var {
     pub const REALM: &str = "AUTH0_REALM";
     /// `AUTH0_EMAIL_CLAIM`: the namespaced email claim.
     pub const EMAIL_CLAIM: &str = "AUTH0_EMAIL_CLAIM";
+    /// `AUTH0_REQUIRE_AT_JWT`: whether tokens must be RFC 9068 access tokens (`typ` `at+jwt`).
+    pub const REQUIRE_AT_JWT: &str = "AUTH0_REQUIRE_AT_JWT";
+    /// `AUTH0_MAX_TOKEN_AGE_SECONDS`: the oldest token accepted, from `iat`.
+    pub const MAX_TOKEN_AGE_SECONDS: &str = "AUTH0_MAX_TOKEN_AGE_SECONDS";
+    /// `AUTH0_REQUIRED_CLAIMS`: claims every token must carry.
+    pub const REQUIRED_CLAIMS: &str = "AUTH0_REQUIRED_CLAIMS";
+    /// `AUTH0_ORGANIZATIONS`: the Auth0 Organizations whose tokens are accepted.
+    pub const ORGANIZATIONS: &str = "AUTH0_ORGANIZATIONS";
+    /// `AUTH0_RESOURCE`: the API's public URL, for its RFC 9728 metadata.
+    pub const RESOURCE: &str = "AUTH0_RESOURCE";
     /// `AUTH0_METRICS`: `on` or `off`.
     pub const METRICS: &str = "AUTH0_METRICS";
     /// `AUTH0_METRICS_NAMESPACE`: the CloudWatch namespace.
@@ -66,6 +76,9 @@ pub mod var {
     /// `AWS_LAMBDA_FUNCTION_NAME`: the function's name, set by Lambda.
     pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 }
+
+/// The largest `AUTH0_MAX_TOKEN_AGE_SECONDS`: 30 days.
+pub const MAX_TOKEN_AGE_SECONDS: u64 = 30 * 24 * 3600;
 
 /// Largest accepted `AUTH0_LEEWAY_SECONDS`: more than five minutes of skew is a broken clock, not skew.
 pub const MAX_LEEWAY_SECONDS: u64 = 300;
@@ -137,6 +150,16 @@ pub struct Config {
     pub realm: String,
     /// `AUTH0_EMAIL_CLAIM`: the namespaced claim holding the email in access tokens.
     pub email_claim: Option<String>,
+    /// `AUTH0_REQUIRE_AT_JWT`: tokens must be RFC 9068 access tokens (`typ` `at+jwt`).
+    pub access_token_type: bool,
+    /// `AUTH0_MAX_TOKEN_AGE_SECONDS`: the oldest token accepted, from `iat`.
+    pub max_token_age: Option<u64>,
+    /// `AUTH0_REQUIRED_CLAIMS`: claims every token must carry.
+    pub required_claims: Vec<String>,
+    /// `AUTH0_ORGANIZATIONS`: accepted `org_id`s (`org_...`) and `org_name`s; empty means not checked.
+    pub organizations: Vec<String>,
+    /// `AUTH0_RESOURCE`: the API's public URL, which its RFC 9728 metadata describes; none, no metadata.
+    pub resource: Option<Uri>,
     /// `AUTH0_METRICS`, `AUTH0_METRICS_NAMESPACE`, `AUTH0_METRICS_DIMENSIONS`: `None` when metrics are off.
     pub metrics: Option<Metrics>,
 }
@@ -154,6 +177,11 @@ impl std::fmt::Debug for Config {
             .field("leeway", &self.leeway)
             .field("realm", &self.realm)
             .field("email_claim", &self.email_claim)
+            .field("access_token_type", &self.access_token_type)
+            .field("max_token_age", &self.max_token_age)
+            .field("required_claims", &self.required_claims)
+            .field("organizations", &self.organizations)
+            .field("resource", &self.resource)
             .field("metrics", &self.metrics)
             .finish()
     }
@@ -275,6 +303,17 @@ impl Config {
         let realm = realm(get(var::REALM), &audiences[0])?;
 
         let email_claim = get(var::EMAIL_CLAIM).map(|claim| claim.trim().to_owned());
+        let access_token_type = switch(var::REQUIRE_AT_JWT, get(var::REQUIRE_AT_JWT))?;
+        let max_token_age = match get(var::MAX_TOKEN_AGE_SECONDS) {
+            None => None,
+            Some(text) => Some(seconds(var::MAX_TOKEN_AGE_SECONDS, Some(text), 0, MAX_TOKEN_AGE_SECONDS)?)
+                .filter(|age| *age > 0)
+                .map(Some)
+                .ok_or_else(|| invalid(var::MAX_TOKEN_AGE_SECONDS, "must be at least 1 second"))?,
+        };
+        let required_claims = list(get(var::REQUIRED_CLAIMS));
+        let organizations = list(get(var::ORGANIZATIONS));
+        let resource = get(var::RESOURCE).map(|text| resource(text.trim())).transpose()?;
         let metrics = metrics(&get)?;
 
         Ok(Self {
@@ -289,6 +328,11 @@ impl Config {
             leeway,
             realm,
             email_claim,
+            access_token_type,
+            max_token_age,
+            required_claims,
+            organizations,
+            resource,
             metrics,
         })
     }
@@ -311,6 +355,11 @@ impl Config {
             extra_ca_certificates = self.trust.extra_root_count(),
             leeway_seconds = self.leeway,
             email_claim = self.email_claim.as_deref(),
+            require_at_jwt = self.access_token_type,
+            max_token_age_seconds = self.max_token_age,
+            required_claims = self.required_claims.join(","),
+            organizations = self.organizations.join(","),
+            resource = self.resource.as_ref().map(ToString::to_string),
             metrics = self.metrics.is_some(),
             "configuration"
         );
@@ -322,6 +371,10 @@ impl Config {
         policy.algorithms = self.algorithms.clone();
         policy.issuers = self.issuers.clone();
         policy.leeway = self.leeway;
+        policy.access_token_type = self.access_token_type;
+        policy.max_age = self.max_token_age;
+        policy.required_claims = self.required_claims.clone();
+        policy.organizations = self.organizations.clone();
         policy
     }
 }
@@ -332,6 +385,27 @@ fn secret_encoding(text: Option<String>) -> Result<SecretEncoding, ConfigError> 
         None | Some("raw") => Ok(SecretEncoding::Raw),
         Some("base64url") => Ok(SecretEncoding::Base64Url),
         Some(_) => Err(invalid(var::SECRET_ENCODING, "must be `raw` or `base64url`")),
+    }
+}
+
+/// `AUTH0_RESOURCE`: an absolute `https://` URL without query or fragment (`http://` to loopback for local
+/// runs), as clients call the API.
+fn resource(text: &str) -> Result<Uri, ConfigError> {
+    let problem = "must be the API's public https:// URL, without query or fragment";
+    let uri: Uri = text.parse().map_err(|_| invalid(var::RESOURCE, problem))?;
+    let secure = uri.scheme_str() == Some("https") || (uri.scheme_str() == Some("http") && is_loopback(&uri));
+    if !secure || uri.host().is_none_or(str::is_empty) || uri.query().is_some() || text.contains('#') {
+        return Err(invalid(var::RESOURCE, problem));
+    }
+    Ok(uri)
+}
+
+/// `true` or `false` in `variable`, `false` when unset.
+fn switch(variable: &'static str, text: Option<String>) -> Result<bool, ConfigError> {
+    match text.as_deref().map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(invalid(variable, "must be `true` or `false`")),
     }
 }
 
@@ -800,6 +874,50 @@ mod tests {
         assert_eq!(failing_variable(fetched(SECRET, &hs512)), "AUTH0_CLIENT_SECRET_ARN");
         let tenant = [("AUTH0_AUDIENCE", "a"), ("AUTH0_DOMAIN", "example.us.auth0.com")];
         assert_eq!(failing_variable(fetched(LOCAL_DEVELOPMENT_SECRET, &tenant)), "AUTH0_CLIENT_SECRET_ARN");
+    }
+
+    #[test]
+    fn the_token_profile_settings_are_read_into_the_policy() {
+        let config = minimal(&[
+            ("AUTH0_REQUIRE_AT_JWT", "true"),
+            ("AUTH0_MAX_TOKEN_AGE_SECONDS", " 3600 "),
+            ("AUTH0_REQUIRED_CLAIMS", "azp, org_id"),
+            ("AUTH0_ORGANIZATIONS", "org_abc123, acme"),
+        ])
+        .unwrap();
+        let policy = config.policy();
+        assert!(policy.access_token_type);
+        assert_eq!(policy.max_age, Some(3600));
+        assert_eq!(policy.required_claims, ["azp", "org_id"]);
+        assert_eq!(policy.organizations, ["org_abc123", "acme"]);
+        let defaults = minimal(&[]).unwrap().policy();
+        assert!(!defaults.access_token_type && defaults.max_age.is_none());
+        assert!(defaults.required_claims.is_empty() && defaults.organizations.is_empty());
+    }
+
+    #[test]
+    fn the_resource_is_an_https_url_without_query() {
+        let config = minimal(&[("AUTH0_RESOURCE", "https://api.example.com/prod")]).unwrap();
+        assert_eq!(config.resource.unwrap().to_string(), "https://api.example.com/prod");
+        assert!(minimal(&[("AUTH0_RESOURCE", "http://127.0.0.1:9000")]).is_ok());
+        for bad in
+            ["http://api.example.com", "api.example.com", "https://api.example.com/?a=b", "https://x/#f", "ftp://x"]
+        {
+            assert_eq!(failing_variable(minimal(&[("AUTH0_RESOURCE", bad)])), "AUTH0_RESOURCE", "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_token_profile_settings_name_their_variable() {
+        for (variable, value) in [
+            ("AUTH0_REQUIRE_AT_JWT", "yes"),
+            ("AUTH0_MAX_TOKEN_AGE_SECONDS", "0"),
+            ("AUTH0_MAX_TOKEN_AGE_SECONDS", "-5"),
+            ("AUTH0_MAX_TOKEN_AGE_SECONDS", "2592001"),
+            ("AUTH0_MAX_TOKEN_AGE_SECONDS", "1h"),
+        ] {
+            assert_eq!(failing_variable(minimal(&[(variable, value)])), variable, "{value}");
+        }
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub enum AuthError {
     InvalidToken(&'static str),
     /// No key of the issuer matches the token's `kid` and `alg`.
     UnknownKey,
+    /// The token is older than the configured maximum age (from `iat`).
+    TooOld,
+    /// A claim the configuration requires is absent or `null` (`iat`, with a maximum age).
+    MissingClaim,
+    /// The token's organization (`org_id`, `org_name`) is not one the configuration accepts.
+    WrongOrganization,
     /// The token is valid but lacks what the route requires (`403`).
     InsufficientScope(Requirement),
     /// The issuer's keys cannot be fetched now (`503`): a fault on our side, not the token's.
@@ -56,6 +62,9 @@ impl AuthError {
             Self::WrongIssuer => "invalid_issuer",
             Self::InvalidToken(_) => "invalid_token",
             Self::UnknownKey => "unknown_key",
+            Self::TooOld => "token_too_old",
+            Self::MissingClaim => "missing_required_claim",
+            Self::WrongOrganization => "invalid_organization",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::KeysUnavailable { .. } => "jwks_unavailable",
         }
@@ -73,6 +82,9 @@ impl AuthError {
             Self::WrongAudience => "the audience does not match",
             Self::WrongIssuer => "the issuer does not match",
             Self::UnknownKey => "no signing key of the issuer matches the token's kid",
+            Self::TooOld => "token was issued too long ago",
+            Self::MissingClaim => "token lacks a claim this API requires",
+            Self::WrongOrganization => "token is not for an organization this API accepts",
             Self::InsufficientScope(_) => "the token does not grant what this endpoint requires",
             Self::KeysUnavailable { .. } => "the issuer's signing keys cannot be fetched right now; retry later",
         }

@@ -32,14 +32,33 @@ pub struct Policy {
     pub audiences: Vec<String>,
     /// When not empty, `iss` is required and must equal one of these exactly. Default: empty (not checked).
     pub issuers: Vec<String>,
-    /// Seconds of clock skew allowed on `exp` and `nbf`. Default: [`DEFAULT_LEEWAY_SECONDS`].
+    /// Seconds of clock skew allowed on `exp`, `nbf` and the token's age. Default: [`DEFAULT_LEEWAY_SECONDS`].
     pub leeway: u64,
+    /// RFC 9068: the header's `typ` must be `at+jwt` (or `application/at+jwt`), so that an ID token of the
+    /// same tenant cannot pass as an access token. Default: not required.
+    pub access_token_type: bool,
+    /// When set, `iat` is required and the token may be at most this many seconds old. Default: none.
+    pub max_age: Option<u64>,
+    /// Claims every token must carry, with any value but `null`. Default: none.
+    pub required_claims: Vec<String>,
+    /// Auth0 Organizations: when not empty, the token's `org_id` must be one of the entries that start with
+    /// `org_`, or its `org_name` one of the others. Default: empty (not checked).
+    pub organizations: Vec<String>,
 }
 
 impl Policy {
     /// The default policy for `audiences`: HS256 only, no issuer check, 5 s leeway.
     pub fn new(audiences: Vec<String>) -> Self {
-        Self { algorithms: vec![Algorithm::HS256], audiences, issuers: Vec::new(), leeway: DEFAULT_LEEWAY_SECONDS }
+        Self {
+            algorithms: vec![Algorithm::HS256],
+            audiences,
+            issuers: Vec::new(),
+            leeway: DEFAULT_LEEWAY_SECONDS,
+            access_token_type: false,
+            max_age: None,
+            required_claims: Vec::new(),
+            organizations: Vec::new(),
+        }
     }
 }
 
@@ -82,6 +101,8 @@ struct JoseHeader<'a> {
     alg: Cow<'a, str>,
     #[serde(borrow)]
     kid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
     /// RFC 7515 §4.1.11: a recipient must reject a token whose `crit` lists an extension it does not
     /// understand. We understand none, so its mere presence is a refusal.
     crit: Option<IgnoredAny>,
@@ -118,6 +139,15 @@ impl Verifier {
         if header.crit.is_some() {
             return Err(AuthError::InvalidToken("token header lists critical extensions this API does not support"));
         }
+        // RFC 9068 §4: `typ` is a media type, compared without regard to case, with or without `application/`.
+        let access_token = header.typ.as_deref().is_some_and(|typ| {
+            let typ =
+                typ.get(..12).filter(|prefix| prefix.eq_ignore_ascii_case("application/")).map_or(typ, |_| &typ[12..]);
+            typ.eq_ignore_ascii_case("at+jwt")
+        });
+        if self.policy.access_token_type && !access_token {
+            return Err(AuthError::InvalidToken("token is not an access token: its typ must be at+jwt (RFC 9068)"));
+        }
         let Some((payload, signature)) = rest.split_once('.').filter(|(_, signature)| !signature.contains('.')) else {
             return Err(AuthError::InvalidToken("token must be a signed JWT of three segments"));
         };
@@ -146,7 +176,9 @@ impl Verifier {
         let registered = Registered::read(&payload)?;
         self.check_claims(&registered, now)?;
         let Registered { exp, nbf, iat, .. } = registered;
-        Ok(Claims::new(exp, nbf, iat, payload))
+        let claims = Claims::new(exp, nbf, iat, payload);
+        self.check_configured_claims(&claims)?;
+        Ok(claims)
     }
 
     fn check_claims(&self, claims: &Registered<'_>, now: u64) -> Result<(), AuthError> {
@@ -168,6 +200,33 @@ impl Verifier {
         }
         if !claims.aud.iter().any(|aud| self.policy.audiences.iter().any(|accepted| accepted == aud)) {
             return Err(AuthError::WrongAudience);
+        }
+        if let Some(max_age) = self.policy.max_age {
+            let iat = claims.iat.ok_or(AuthError::MissingClaim)?;
+            let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
+            if now.saturating_sub(iat) > max_age.saturating_add(leeway) {
+                return Err(AuthError::TooOld);
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of claims that are not registered ones, when configured: these read the claim map, which
+    /// is otherwise only built when a handler asks for it.
+    fn check_configured_claims(&self, claims: &Claims) -> Result<(), AuthError> {
+        let present = |name: &str| claims.get(name).is_some_and(|value| !value.is_null());
+        if !self.policy.required_claims.iter().all(|name| present(name)) {
+            return Err(AuthError::MissingClaim);
+        }
+        if !self.policy.organizations.is_empty() {
+            let (org_id, org_name) = (claims.str_claim("org_id"), claims.str_claim("org_name"));
+            let member = self.policy.organizations.iter().any(|org| match org.strip_prefix("org_") {
+                Some(_) => org_id == Some(org.as_str()),
+                None => org_name.is_some_and(|name| name.eq_ignore_ascii_case(org)),
+            });
+            if !member {
+                return Err(AuthError::WrongOrganization);
+            }
         }
         Ok(())
     }
@@ -656,5 +715,71 @@ mod tests {
         let verified = verify(&sent).unwrap();
         assert_eq!(&Value::Object(verified.all().clone()), &sent);
         assert_eq!(verified.scopes().collect::<Vec<_>>(), ["read"]);
+    }
+
+    /// A verifier whose policy `configure` changes, and an HS256 token with this header `typ` and claims.
+    fn verify_with(
+        configure: impl FnOnce(&mut Policy),
+        typ: Option<&str>,
+        claims: &Value,
+    ) -> Result<Claims, AuthError> {
+        let mut policy = Policy::new(vec![AUD.into()]);
+        configure(&mut policy);
+        let header = Header { typ: typ.map(str::to_owned), ..Header::default() };
+        let token = jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(SECRET).unwrap()).unwrap();
+        Verifier::new(policy).verify(&token, NOW)
+    }
+
+    #[test]
+    fn rfc_9068_access_tokens_are_required_when_configured() {
+        let require = |policy: &mut Policy| policy.access_token_type = true;
+        for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt"] {
+            assert!(verify_with(require, Some(typ), &claims()).is_ok(), "{typ}");
+        }
+        for typ in [None, Some("JWT"), Some("jwt"), Some("application/jwt"), Some("at+jwt "), Some("x/at+jwt")] {
+            let refused = verify_with(require, typ, &claims()).unwrap_err();
+            assert_eq!(
+                refused,
+                AuthError::InvalidToken("token is not an access token: its typ must be at+jwt (RFC 9068)")
+            );
+        }
+        assert!(verify_with(|_| {}, Some("JWT"), &claims()).is_ok(), "not required by default");
+    }
+
+    #[test]
+    fn the_maximum_age_counts_from_iat_with_the_leeway() {
+        let at_most = |policy: &mut Policy| policy.max_age = Some(600);
+        let issued = |iat: u64| with(claims(), "iat", json!(iat));
+        assert!(verify_with(at_most, None, &issued(NOW - 600 - 5)).is_ok(), "the leeway's edge");
+        assert_eq!(verify_with(at_most, None, &issued(NOW - 600 - 6)).unwrap_err(), AuthError::TooOld);
+        assert!(verify_with(at_most, None, &issued(NOW)).is_ok());
+        assert_eq!(verify_with(at_most, None, &claims()).unwrap_err(), AuthError::MissingClaim, "iat is required");
+        assert!(verify_with(|_| {}, None, &claims()).is_ok(), "no maximum by default");
+    }
+
+    #[test]
+    fn required_claims_must_be_present_and_not_null() {
+        let require = |policy: &mut Policy| policy.required_claims = vec!["sub".into(), "azp".into()];
+        assert!(verify_with(require, None, &with(claims(), "azp", json!("client"))).is_ok());
+        assert!(verify_with(require, None, &with(claims(), "azp", json!(false))).is_ok(), "any value but null");
+        assert_eq!(verify_with(require, None, &claims()).unwrap_err(), AuthError::MissingClaim);
+        assert_eq!(
+            verify_with(require, None, &with(claims(), "azp", Value::Null)).unwrap_err(),
+            AuthError::MissingClaim
+        );
+    }
+
+    #[test]
+    fn organizations_are_matched_by_id_or_by_name() {
+        let accept = |policy: &mut Policy| policy.organizations = vec!["org_abc123".into(), "acme".into()];
+        let member = |claim: &str, value: Value| verify_with(accept, None, &with(claims(), claim, value));
+        assert!(member("org_id", json!("org_abc123")).is_ok());
+        assert!(member("org_name", json!("Acme")).is_ok(), "names compare without regard to case");
+        assert_eq!(member("org_id", json!("org_other")).unwrap_err(), AuthError::WrongOrganization);
+        assert_eq!(member("org_id", json!("acme")).unwrap_err(), AuthError::WrongOrganization, "an id is not a name");
+        assert_eq!(member("org_name", json!("org_abc123")).unwrap_err(), AuthError::WrongOrganization);
+        assert_eq!(member("org_id", json!(["org_abc123"])).unwrap_err(), AuthError::WrongOrganization);
+        assert_eq!(verify_with(accept, None, &claims()).unwrap_err(), AuthError::WrongOrganization, "no organization");
+        assert!(verify_with(|_| {}, None, &claims()).is_ok(), "not checked by default");
     }
 }

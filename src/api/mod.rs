@@ -14,11 +14,13 @@ use crate::auth::{Authenticator, bearer_token};
 use crate::claims::{Claims, Requirement};
 use crate::config::{Config, ConfigError, invalid, var};
 use crate::error::AuthError;
-
-pub mod response;
-
 use crate::key_source::Prefetch;
 use crate::metrics::Reporter;
+
+pub mod metadata;
+pub mod response;
+
+pub use metadata::ResourceMetadata;
 pub use response::{Realm, json_error};
 
 /// Who may call a route.
@@ -84,6 +86,8 @@ pub const ROUTES: &[Route] = &[
     Route::get("/api/public", Access::Public, api_public),
     Route::get("/api/private", Access::Authenticated, api_private),
     Route::get("/api/private-scoped", Access::Requires(READ_MESSAGES), api_private_scoped),
+    // RFC 9728: where a client finds the authorization server (when `AUTH0_RESOURCE` is set).
+    Route::get(metadata::PATH, Access::Public, resource_metadata),
 ];
 
 /// `GET /`: the seed's greeting, no token needed.
@@ -119,6 +123,16 @@ fn api_private_scoped(_: Call<'_>) -> Reply<'_> {
     })
 }
 
+/// `GET /.well-known/oauth-protected-resource`: the RFC 9728 metadata, or 404 when no resource is configured.
+fn resource_metadata(call: Call<'_>) -> Reply<'_> {
+    Box::pin(async move {
+        match &call.app.metadata {
+            Some(metadata) => metadata.response(),
+            None => json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"),
+        }
+    })
+}
+
 /// A JSON `{"message": ...}` answer, as Auth0's quickstart APIs give.
 fn message(text: &'static str) -> Response<Body> {
     #[derive(serde::Serialize)]
@@ -143,6 +157,7 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
 pub struct App {
     auth: Authenticator,
     realm: Realm,
+    metadata: Option<ResourceMetadata>,
     email_claim: Option<String>,
     metrics: Reporter,
 }
@@ -151,11 +166,29 @@ impl App {
     /// Builds the verifier, the HMAC key and the JWKS client from a validated configuration. No I/O: the
     /// first JWKS fetch is [`App::prefetch_keys`].
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        let realm = Realm::new(&config.realm)
+        let mut realm = Realm::new(&config.realm)
             .ok_or_else(|| invalid(var::REALM, "must be printable ASCII (it is sent in a header)"))?;
+        let metadata = config.resource.as_ref().map(|resource| {
+            let scopes: Vec<&str> = ROUTES
+                .iter()
+                .filter_map(|route| match route.access {
+                    Access::Requires(requirement) => Some(requirement.grants),
+                    _ => None,
+                })
+                .flatten()
+                .copied()
+                .collect();
+            ResourceMetadata::new(resource, &config.issuers, &scopes)
+        });
+        if let Some(metadata) = &metadata {
+            realm = realm
+                .with_resource_metadata(metadata.url())
+                .ok_or_else(|| invalid(var::RESOURCE, "must be printable ASCII (it is sent in a header)"))?;
+        }
         Ok(Self {
             auth: Authenticator::from_config(&config)?,
             realm,
+            metadata,
             email_claim: config.email_claim,
             metrics: Reporter::new(config.metrics),
         })

@@ -82,6 +82,18 @@ impl Realm {
         challenge.push('"');
         Some(Self { challenge })
     }
+
+    /// The same challenge naming the RFC 9728 metadata at `url` (`resource_metadata`), so that a client can
+    /// discover the authorization server from a 401. `None` when the URL is not printable ASCII.
+    pub fn with_resource_metadata(mut self, url: &str) -> Option<Self> {
+        if !url.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+            return None;
+        }
+        self.challenge.push_str(", resource_metadata=\"");
+        push_quoted_string_content(&mut self.challenge, url);
+        self.challenge.push('"');
+        Some(self)
+    }
 }
 
 /// Appends `text` as the content of an RFC 9110 quoted-string: `"` and `\` are backslash-escaped.
@@ -246,6 +258,18 @@ mod tests {
         let realm = Realm::new(r#"my "api" \ v2"#).unwrap();
         let response = AuthError::MissingHeader.to_response(&realm);
         assert_eq!(challenge(&response), r#"Bearer realm="my \"api\" \\ v2""#);
+    }
+
+    #[test]
+    fn the_challenge_names_the_resource_metadata_when_configured() {
+        let url = "https://api.example.com/.well-known/oauth-protected-resource";
+        let with_metadata = realm().with_resource_metadata(url).unwrap();
+        assert_eq!(
+            challenge(&AuthError::MissingHeader.to_response(&with_metadata)),
+            format!(r#"Bearer realm="https://api.example.com", resource_metadata="{url}""#)
+        );
+        assert!(challenge(&AuthError::Expired.to_response(&with_metadata)).contains(r#"resource_metadata="https://"#));
+        assert!(realm().with_resource_metadata("https://x/\u{e9}").is_none());
     }
 
     #[test]
