@@ -174,3 +174,73 @@ async fn protected_path_with_a_trailing_slash_is_not_found() {
     let event = with_route(event("v2-root-ok"), "GET", "/protected/");
     assert_eq!(call(&app(), &event).await.status, 404);
 }
+
+// RFC 9068 access tokens, Auth0 Organizations, token age: the core's rules, on both front doors.
+
+const PROFILE: [(&str, &str); 3] =
+    [("AUTH0_REQUIRE_AT_JWT", "true"), ("AUTH0_ORGANIZATIONS", "org_abc123"), ("AUTH0_MAX_TOKEN_AGE_SECONDS", "600")];
+
+/// An HS256 token with `typ` and the test claims plus `extra`.
+fn profiled(typ: &str, extra: Value) -> String {
+    let mut claims = claims();
+    for (name, value) in extra.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    sign_raw(&json!({"alg": "HS256", "typ": typ}), &claims, jsonwebtoken::Algorithm::HS256, SECRET.as_bytes())
+}
+
+#[tokio::test]
+async fn an_access_token_of_the_organization_passes_and_every_other_is_refused_on_both_front_doors() {
+    let (app, authorizer) = (app_with(&PROFILE), authorizer_with(&PROFILE));
+    let cases = [
+        (profiled("at+jwt", json!({"org_id": "org_abc123"})), "ok"),
+        (profiled("JWT", json!({"org_id": "org_abc123"})), "invalid_token"),
+        (profiled("at+jwt", json!({"org_id": "org_other"})), "invalid_organization"),
+        (profiled("at+jwt", json!({})), "invalid_organization"),
+        (profiled("at+jwt", json!({"org_id": "org_abc123", "iat": now() - 3600})), "token_too_old"),
+    ];
+    for (token, code) in cases {
+        let answer = call_protected(&app, &format!("Bearer {token}")).await;
+        let decision = authorize(&authorizer, &token_authorizer_event(&format!("Bearer {token}"))).await;
+        assert_eq!(decision.outcome, code, "authorizer");
+        if code == "ok" {
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            continue;
+        }
+        assert_eq!((answer.status.as_u16(), answer.code()), (401, code.to_owned()), "{}", answer.body);
+        assert!(answer.header("www-authenticate").contains(r#"error="invalid_token""#));
+        assert_eq!(decision.answer.unwrap_err().error_message, "Unauthorized");
+    }
+}
+
+// RFC 9728: the protected resource metadata, and the challenges that point to it.
+
+#[tokio::test]
+async fn the_resource_metadata_is_served_and_named_in_every_challenge() {
+    let app = app_with(&[("AUTH0_RESOURCE", "https://api.example.com")]);
+    let metadata = call(&app, &with_route(event("v2-root-ok"), "GET", "/.well-known/oauth-protected-resource")).await;
+    assert_eq!(metadata.status, 200, "{}", metadata.body);
+    assert_eq!(
+        metadata.json(),
+        json!({
+            "resource": "https://api.example.com",
+            "authorization_servers": [ISSUER],
+            "scopes_supported": ["read:messages"],
+            "bearer_methods_supported": ["header"],
+        })
+    );
+    let url = "https://api.example.com/.well-known/oauth-protected-resource";
+    let missing = call(&app, &event("v1-protected-no-token")).await;
+    assert_eq!(missing.header("www-authenticate"), format!(r#"Bearer realm="{AUDIENCE}", resource_metadata="{url}""#));
+    let forged = call_protected(&app, "Bearer a.b.c").await;
+    assert!(forged.header("www-authenticate").contains(&format!(r#"resource_metadata="{url}""#)));
+}
+
+#[tokio::test]
+async fn without_a_resource_there_is_no_metadata_and_no_pointer_to_it() {
+    let app = app();
+    let metadata = call(&app, &with_route(event("v2-root-ok"), "GET", "/.well-known/oauth-protected-resource")).await;
+    assert_eq!((metadata.status.as_u16(), metadata.code()), (404, "not_found".to_owned()));
+    let missing = call(&app, &event("v2-protected-no-token")).await;
+    assert!(!missing.header("www-authenticate").contains("resource_metadata"));
+}

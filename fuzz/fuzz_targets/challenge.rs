@@ -1,5 +1,5 @@
-//! The realm and every error's `WWW-Authenticate` value: for any realm the configuration accepts, each
-//! challenge is a valid header value, a `Bearer` challenge whose quoted strings are well formed, and whose
+//! The realm and every error's `WWW-Authenticate` value: for any realm the configuration accepts, with or
+//! without any `resource_metadata` URL it accepts, each challenge is a valid header value, a `Bearer` challenge whose quoted strings are well formed, and whose
 //! `error_description` holds only what RFC 6750 §3 allows.
 #![no_main]
 
@@ -7,8 +7,13 @@ use auth0_lambda_api::AuthError;
 use auth0_lambda_api::api::Realm;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|realm: &str| {
-    let Some(realm) = Realm::new(realm) else { return };
+fuzz_target!(|input: (&str, Option<&str>)| {
+    let (realm, metadata_url) = input;
+    let Some(mut realm) = Realm::new(realm) else { return };
+    if let Some(url) = metadata_url {
+        let Some(with_url) = realm.with_resource_metadata(url) else { return };
+        realm = with_url;
+    }
     for error in [
         AuthError::MissingHeader,
         AuthError::InvalidHeader("Authorization header must be Bearer + \\s + token"),
@@ -20,6 +25,9 @@ fuzz_target!(|realm: &str| {
         AuthError::WrongIssuer,
         AuthError::InvalidToken("a \"quoted\" reason"),
         AuthError::UnknownKey,
+        AuthError::TooOld,
+        AuthError::MissingClaim,
+        AuthError::WrongOrganization,
     ] {
         let response = error.to_response(&realm);
         let value = response.headers().get("www-authenticate").expect("a challenge").to_str().unwrap();

@@ -36,7 +36,12 @@ pub fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<Str
 /// The app, configured in process like the function; metric lines are off so that they do not mix with the
 /// test harness's output (the end-to-end tests check them on the real binary).
 pub fn app() -> App {
-    let vars = [env(), vec![("AUTH0_METRICS", "off")]].concat();
+    app_with(&[])
+}
+
+/// [`app`] with `extra` variables on top.
+pub fn app_with(extra: &[(&'static str, &'static str)]) -> App {
+    let vars = [env(), vec![("AUTH0_METRICS", "off")], extra.to_vec()].concat();
     App::new(Config::from_lookup(lookup(&vars)).unwrap()).unwrap()
 }
 
