@@ -394,7 +394,8 @@ fn resource(text: &str) -> Result<Uri, ConfigError> {
     let problem = "must be the API's public https:// URL, without query or fragment";
     let uri: Uri = text.parse().map_err(|_| invalid(var::RESOURCE, problem))?;
     let secure = uri.scheme_str() == Some("https") || (uri.scheme_str() == Some("http") && is_loopback(&uri));
-    if !secure || uri.host().is_none_or(str::is_empty) || uri.query().is_some() || text.contains('#') {
+    let userinfo = uri.authority().is_some_and(|authority| authority.as_str().contains('@'));
+    if !secure || userinfo || uri.host().is_none_or(str::is_empty) || uri.query().is_some() || text.contains('#') {
         return Err(invalid(var::RESOURCE, problem));
     }
     Ok(uri)

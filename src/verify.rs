@@ -203,6 +203,10 @@ impl Verifier {
         }
         if let Some(max_age) = self.policy.max_age {
             let iat = claims.iat.ok_or(AuthError::MissingClaim)?;
+            // A token issued in the future would never grow old.
+            if iat > now.saturating_add(leeway) {
+                return Err(AuthError::NotYetValid);
+            }
             let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
             if now.saturating_sub(iat) > max_age.saturating_add(leeway) {
                 return Err(AuthError::TooOld);
@@ -754,6 +758,8 @@ mod tests {
         assert_eq!(verify_with(at_most, None, &issued(NOW - 600 - 6)).unwrap_err(), AuthError::TooOld);
         assert!(verify_with(at_most, None, &issued(NOW)).is_ok());
         assert_eq!(verify_with(at_most, None, &claims()).unwrap_err(), AuthError::MissingClaim, "iat is required");
+        assert!(verify_with(at_most, None, &issued(NOW + 5)).is_ok(), "the leeway's edge, ahead");
+        assert_eq!(verify_with(at_most, None, &issued(NOW + 6)).unwrap_err(), AuthError::NotYetValid, "issued ahead");
         assert!(verify_with(|_| {}, None, &claims()).is_ok(), "no maximum by default");
     }
 

@@ -134,8 +134,11 @@ async fn a_valid_token_without_the_grant_is_denied_that_route_with_the_reason() 
         let decision = authorize(&authorizer, &authorizer_event(kind, Some(&bearer(&claims())), None)).await;
         assert_eq!(decision.outcome, "insufficient_scope", "{kind}");
         let answer = decision.answer.unwrap();
-        assert_eq!(answer["context"]["code"], "insufficient_scope");
         assert_eq!(answer["context"]["sub"], "auth0|5f7c8ec7c33c6c004bbafe82");
+        // A simple answer is about this route: it says why. A policy covers every route and may be reused on
+        // routes it allows: no route's reason goes into its context.
+        let reason = if *kind == "http-v2" { json!("insufficient_scope") } else { Value::Null };
+        assert_eq!(answer["context"]["code"], reason, "{kind}");
         let stage = if *kind == "http-v2" { "$default" } else { "prod" };
         assert!(!admits(&answer, &format!("{BASE}/{stage}/GET/api/private-scoped")), "{kind}: {answer}");
         if *kind != "http-v2" {
@@ -218,6 +221,7 @@ async fn a_cached_policy_admits_the_token_to_exactly_the_routes_it_grants() {
     let authorizer = authorizer_with(&[("AUTH0_AUTHORIZER_ROUTES", ROUTES)]);
     let routes = [
         "GET/reports",
+        "GET/reports/",
         "POST/reports",
         "DELETE/reports/7",
         "DELETE/reports/7/attachments/1",
@@ -306,7 +310,7 @@ async fn the_binary_answers_every_kind_and_logs_and_counts_each_outcome_without_
         let allowed = emulator.invoke(authorizer_event(kind, Some(&scoped), None)).await.unwrap();
         assert_eq!(allowed["context"]["scope"], "read:messages", "{kind}");
         let denied = emulator.invoke(authorizer_event(kind, Some(&plain), None)).await.unwrap();
-        assert_eq!(denied["context"]["code"], "insufficient_scope", "{kind}");
+        assert!(!admits(&denied, &format!("{BASE}/prod/GET/api/private-scoped")), "{kind}: {denied}");
         let expired = bearer(&with(claims(), json!({"exp": now() - 3600})));
         // A TOKEN authorizer is never invoked without the header: API Gateway answers 401 itself.
         let missing = if *kind == "rest-token" { None } else { Some(None) };

@@ -20,6 +20,7 @@ pub struct ResourceMetadata {
 #[derive(Serialize)]
 struct Document<'a> {
     resource: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     authorization_servers: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     scopes_supported: &'a [&'a str],

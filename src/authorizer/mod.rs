@@ -25,7 +25,7 @@ pub use event::{Event, Kind, MethodArn};
 pub use routes::{RouteRule, RouteTable};
 
 /// Context keys the authorizer sets itself, which a configured claim cannot take.
-const RESERVED_KEYS: &[&str] = &["sub", "scope", "permissions", "code", "description"];
+const RESERVED_KEYS: &[&str] = &["sub", "scope", "permissions", "code", "description", "principalId"];
 
 /// What an HTTP API payload 2.0 authorizer answers; it must match the API's `EnableSimpleResponses`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,12 +181,15 @@ impl Authorizer {
             .filter(|requirement| !requirement.is_met_by(&claims))
             .map(AuthError::InsufficientScope);
         let mut context = self.context(&claims);
-        if let Some(error) = &refused {
-            add_reason(&mut context, error);
-        }
         let answer = if kind == Kind::HttpV2 && self.settings.response == ResponseFormat::Simple {
+            // A simple answer is about this route alone, and so is its reason.
+            if let Some(error) = &refused {
+                add_reason(&mut context, error);
+            }
             json!({"isAuthorized": refused.is_none(), "context": context})
         } else {
+            // A policy covers every route for the token, and API Gateway may reuse it, context included, on
+            // any of them: a route's reason stays out of it (it is in the log line and the metric).
             let unmet = self.settings.routes.unmet(&claims).flat_map(|rule| rule.resources(arn.base)).collect();
             json!({
                 "principalId": claims.sub().unwrap_or("unknown"),

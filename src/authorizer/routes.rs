@@ -115,7 +115,13 @@ fn rule(entry: &str) -> Result<RouteRule, ConfigError> {
     }
     let path_pattern = path_pattern(path).map_err(bad)?;
     let methods = if method == "ANY" { &METHODS[..METHODS.len() - 1] } else { std::slice::from_ref(&method) };
-    let patterns = methods.iter().map(|method| format!("{method}{path_pattern}")).collect();
+    // A literal path also covers itself with a trailing slash: a backend that routes `/admin/` as `/admin`
+    // must not find it allowed. (A parameter's `*` covers that already; case is the backend's to keep.)
+    let mut paths = vec![path_pattern.clone()];
+    if !path_pattern.ends_with(['/', '*']) {
+        paths.push(format!("{path_pattern}/"));
+    }
+    let patterns = methods.iter().flat_map(|method| paths.iter().map(move |path| format!("{method}{path}"))).collect();
     let requirement = requirement(grants.trim()).map_err(|problem| bad(format!("`{}`: {problem}", route.trim())))?;
     // Read once per cold start and kept for the life of the process, as the routes of the API are.
     let key: &'static str = Box::leak(format!("{method} {path}").into_boxed_str());
@@ -257,7 +263,13 @@ mod tests {
         assert_eq!(delete.requirement(), Requirement::all_of(&["delete:reports", "admin"]));
         let base = "arn:aws:execute-api:eu-west-1:1:api/prod";
         assert_eq!(delete.resources(base).collect::<Vec<_>>(), [format!("{base}/DELETE/reports/*")]);
+        let read = routes.find("GET/reports").unwrap();
+        assert_eq!(
+            read.resources(base).collect::<Vec<_>>(),
+            [format!("{base}/GET/reports"), format!("{base}/GET/reports/")]
+        );
         assert!(routes.find("GET/other").is_none());
+        assert_eq!(routes.find("GET/reports/").unwrap().key(), "GET /reports", "a trailing slash is the same route");
         assert!(routes.find("POST/reports").is_none());
     }
 
@@ -267,6 +279,7 @@ mod tests {
         let admin = routes.find("POST/admin/users/1").unwrap();
         assert_eq!(admin.key(), "ANY /admin/{proxy+}");
         assert_eq!(admin.resources("api/prod").count(), 7, "one resource per method");
+        assert_eq!(routes.find("GET/").unwrap().resources("api/prod").count(), 1, "the root has no other form");
         assert!(routes.find("GET/reports/admin/x").is_some_and(|rule| rule.key() == "GET /reports/{id}"));
         assert_eq!(routes.find("GET/").unwrap().key(), "GET /");
         assert!(routes.find("GET/admin").is_none(), "`{{proxy+}}` needs a segment");
