@@ -230,7 +230,7 @@ impl Config {
     }
 
     fn read(lookup: impl Fn(&str) -> Option<String>, fetched: Option<FetchedSecret>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let get = set_values(lookup);
 
         let audiences = list(get(var::AUDIENCE));
         if audiences.is_empty() {
@@ -377,6 +377,12 @@ impl Config {
         policy.organizations = self.organizations.clone();
         policy
     }
+}
+
+/// `lookup` with an empty or blank value counted as unset, as SAM passes unused parameters as empty strings:
+/// the one rule every reader of the environment follows.
+pub(crate) fn set_values(lookup: impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> {
+    move |name| lookup(name).filter(|value| !value.trim().is_empty())
 }
 
 /// `AUTH0_SECRET_ENCODING`: `raw` (the default) or `base64url`.

@@ -33,7 +33,7 @@ const INVOCATION_SPAN_TARGET: &str = "lambda_runtime::layers::trace";
 /// to `FATAL`), else `info`. Read apart from [`crate::Config`] because logging starts before the
 /// configuration is read, so that a configuration error can be logged.
 pub fn directives(lookup: impl Fn(&str) -> Option<String>) -> Result<Targets, ConfigError> {
-    let set = |variable: &'static str| lookup(variable).filter(|text| !text.trim().is_empty());
+    let set = crate::config::set_values(lookup);
     if let Some(text) = set(var::RUST_LOG) {
         let text = text.trim();
         // Lambda's scale ends at FATAL; tracing's at ERROR.

@@ -46,9 +46,9 @@ pub async fn load_config(
     lookup: impl Fn(&str) -> Option<String>,
     aws: impl FnOnce() -> ConfigLoader,
 ) -> Result<Config, ConfigError> {
-    let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+    let get = crate::config::set_values(&lookup);
     let Some(arn) = get(var::CLIENT_SECRET_ARN) else {
-        return Config::from_lookup(lookup);
+        return Config::from_lookup(&lookup);
     };
     if get(var::CLIENT_SECRET).is_some() {
         return Err(invalid("set AUTH0_CLIENT_SECRET or AUTH0_CLIENT_SECRET_ARN, not both"));
@@ -57,7 +57,7 @@ pub async fn load_config(
     let trust = crate::config::trust(&get)?;
     let client_secret =
         fetch_client_secret(aws(), trust.client_config()?, arn.trim(), json_key.as_deref().map(str::trim)).await?;
-    Config::with_fetched_secret(lookup, FetchedSecret { client_secret, trust })
+    Config::with_fetched_secret(&lookup, FetchedSecret { client_secret, trust })
 }
 
 /// Reads the secret's `SecretString`: the whole string, or the string under `json_key` when the secret is a

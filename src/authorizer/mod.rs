@@ -59,7 +59,7 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings through `lookup`; an empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let get = crate::config::set_values(lookup);
         let routes = RouteTable::parse(get(var::AUTHORIZER_ROUTES).as_deref())?;
         let response = match get(var::AUTHORIZER_RESPONSE).as_deref().map(str::trim) {
             None | Some("simple") => ResponseFormat::Simple,
