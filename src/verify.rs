@@ -114,11 +114,6 @@ impl Verifier {
         Self { policy }
     }
 
-    /// The algorithms the policy accepts.
-    pub fn algorithms(&self) -> &[Algorithm] {
-        &self.policy.algorithms
-    }
-
     /// Checks the header and the shape of `token` (the compact JWS from the bearer header). Nothing in it is
     /// trusted yet.
     pub fn parse<'t>(&self, token: &'t str) -> Result<Unverified<'t>, AuthError> {

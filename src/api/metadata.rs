@@ -3,9 +3,10 @@
 //! the API's public URL, and named in every challenge (`resource_metadata`).
 
 use lambda_http::Body;
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use lambda_http::http::{HeaderValue, Response, Uri};
+use lambda_http::http::{Response, StatusCode, Uri};
 use serde::Serialize;
+
+use super::response::json_response;
 
 /// The route of the metadata document.
 pub const PATH: &str = "/.well-known/oauth-protected-resource";
@@ -58,11 +59,7 @@ impl ResourceMetadata {
 
     /// The document, as `application/json`, cacheable for an hour.
     pub fn response(&self) -> Response<Body> {
-        let mut response = Response::new(Body::Text(self.document.clone()));
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-        response
+        json_response(StatusCode::OK, self.document.clone(), Some("public, max-age=3600"))
     }
 }
 
@@ -88,7 +85,7 @@ mod tests {
                 "bearer_methods_supported": ["header"],
             })
         );
-        assert_eq!(metadata.response().headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(metadata.response().headers()["content-type"], "application/json");
     }
 
     #[test]

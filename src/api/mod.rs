@@ -21,7 +21,7 @@ pub mod metadata;
 pub mod response;
 
 pub use metadata::ResourceMetadata;
-pub use response::{Realm, json_error};
+pub use response::{Realm, json_error, json_response};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,9 +140,7 @@ fn message(text: &'static str) -> Response<Body> {
         message: &'static str,
     }
     let body = serde_json::to_string(&Message { message: text }).unwrap_or_default();
-    let mut response = Response::new(Body::Text(body));
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    json_response(StatusCode::OK, body, None)
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

@@ -116,11 +116,18 @@ struct ErrorBody<'a> {
 pub fn json_error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
     // Serialising two strings into a Vec cannot fail.
     let body = serde_json::to_string(&ErrorBody { code, description }).unwrap_or_default();
+    json_response(status, body, Some("no-store"))
+}
+
+/// Every JSON answer of the API: `body` as `application/json`, with `Cache-Control` when given.
+pub fn json_response(status: StatusCode, body: String, cache_control: Option<&'static str>) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(cache_control) = cache_control {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    }
     response
 }
 

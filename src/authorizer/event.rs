@@ -36,7 +36,7 @@ impl Kind {
 }
 
 /// An authorizer event as API Gateway sends it. Only what the authorizer reads; everything else is ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     #[serde(rename = "type")]
