@@ -8,6 +8,7 @@ use lambda_http::http::{HeaderMap, HeaderValue};
 
 use crate::claims::Claims;
 use crate::config::{Config, ConfigError};
+use crate::dpop::{self, Dpop, Mode, ProofHeader, Target};
 use crate::error::{AuthError, BEARER_SHAPE};
 use crate::jwks::{HttpJwksClient, KeyStore};
 use crate::key_source::{KeySource, Prefetch};
@@ -26,7 +27,49 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
 
 /// [`bearer_token`] over the values of every `Authorization` header a request carried, however the front
 /// door received them (an `http` header map, an API Gateway event's header maps, a TOKEN authorizer's value).
-pub fn bearer_in<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<&'a str, AuthError> {
+pub fn bearer_in<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<&'a str, AuthError> {
+    credential_in(values, Schemes::Bearer).map(|(_, token)| token)
+}
+
+/// An `Authorization` scheme this API reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP` (RFC 9449): a DPoP-bound token, with a proof in the `DPoP` header.
+    Dpop,
+}
+
+/// Which schemes a request may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schemes {
+    /// `Bearer` only (DPoP off).
+    Bearer,
+    /// `Bearer` or `DPoP`.
+    BearerOrDpop,
+    /// `DPoP` only.
+    Dpop,
+}
+
+/// The scheme a request's `Authorization` header names, if it is one of ours, whatever else is wrong with it:
+/// the challenge that carries the error of a refusal.
+pub fn scheme_in<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<Scheme> {
+    let first = values.next()?;
+    let scheme = first.split(|b| *b == b' ').next()?;
+    if scheme.eq_ignore_ascii_case(b"bearer") {
+        Some(Scheme::Bearer)
+    } else if scheme.eq_ignore_ascii_case(b"dpop") {
+        Some(Scheme::Dpop)
+    } else {
+        None
+    }
+}
+
+/// [`bearer_in`] for the `schemes` a request may use: the scheme and the token.
+pub fn credential_in<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+    schemes: Schemes,
+) -> Result<(Scheme, &'a str), AuthError> {
     let bytes = values.next().ok_or(AuthError::MissingHeader)?;
     if values.next().is_some() {
         return Err(AuthError::InvalidHeader("only one Authorization header is allowed"));
@@ -45,9 +88,15 @@ pub fn bearer_in<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<&'a s
         .map_err(|_| AuthError::InvalidHeader("Authorization header must be printable ASCII"))?;
 
     let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::InvalidHeader("Authorization header must start with Bearer"));
-    }
+    let scheme = match schemes {
+        Schemes::Bearer | Schemes::BearerOrDpop if scheme.eq_ignore_ascii_case("bearer") => Scheme::Bearer,
+        Schemes::Dpop | Schemes::BearerOrDpop if scheme.eq_ignore_ascii_case("dpop") => Scheme::Dpop,
+        Schemes::Bearer => return Err(AuthError::InvalidHeader("Authorization header must start with Bearer")),
+        Schemes::BearerOrDpop => {
+            return Err(AuthError::InvalidHeader("Authorization header must start with Bearer or DPoP"));
+        }
+        Schemes::Dpop => return Err(AuthError::InvalidHeader("Authorization header must start with DPoP")),
+    };
     if token.is_empty() {
         return Err(AuthError::InvalidHeader("Token not found"));
     }
@@ -57,7 +106,7 @@ pub fn bearer_in<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Result<&'a s
     if !ByteClass::TOKEN.holds(token.as_bytes()) {
         return Err(AuthError::InvalidHeader("token must be base64url segments separated by dots"));
     }
-    Ok(token)
+    Ok((scheme, token))
 }
 
 /// The bytes a header value may hold, as a table: the bearer header is the longest input of a request and is
@@ -96,12 +145,19 @@ impl ByteClass {
 pub struct Authenticator {
     verifier: Verifier,
     keys: KeySource,
+    dpop: Option<Dpop>,
 }
 
 impl Authenticator {
-    /// An authenticator for `verifier`'s policy with the key material of `keys`.
+    /// An authenticator for `verifier`'s policy with the key material of `keys`, Bearer tokens only.
     pub fn new(verifier: Verifier, keys: KeySource) -> Self {
-        Self { verifier, keys }
+        Self { verifier, keys, dpop: None }
+    }
+
+    /// The same, taking DPoP-bound tokens as `dpop` says.
+    pub fn with_dpop(mut self, dpop: Option<Dpop>) -> Self {
+        self.dpop = dpop;
+        self
     }
 
     /// The authenticator a validated configuration describes: the verifier for its policy, the HMAC keys of
@@ -122,7 +178,7 @@ impl Authenticator {
             }
         };
         let keys = KeySource::new(config.hmac_secret.as_deref(), &config.algorithms, jwks);
-        Ok(Self::new(Verifier::new(config.policy()), keys))
+        Ok(Self::new(Verifier::new(config.policy()), keys).with_dpop(Dpop::new(&config.dpop, config.leeway)))
     }
 
     /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout; a failure leaves
@@ -136,6 +192,54 @@ impl Authenticator {
         self.keys.jwks()
     }
 
+    /// The DPoP verifier, when DPoP is allowed or required.
+    pub fn dpop(&self) -> Option<&Dpop> {
+        self.dpop.as_ref()
+    }
+
+    /// The schemes a request may use.
+    pub fn schemes(&self) -> Schemes {
+        match self.dpop.as_ref().map(Dpop::mode) {
+            None | Some(Mode::Off) => Schemes::Bearer,
+            Some(Mode::Allowed) => Schemes::BearerOrDpop,
+            Some(Mode::Required) => Schemes::Dpop,
+        }
+    }
+
+    /// Authenticates a request from its `Authorization` header values, its `DPoP` proof header, and where
+    /// it was sent: a Bearer token, or, when DPoP is on, a DPoP-bound token with its proof. A DPoP-bound
+    /// token sent as Bearer, and a Bearer token sent with a proof, are refused (no downgrade). With DPoP off
+    /// the `DPoP` header is not read.
+    pub async fn authenticate<'a>(
+        &self,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        proof: ProofHeader<'_>,
+        target: &Target<'_>,
+    ) -> Result<Claims, AuthError> {
+        let Some(dpop) = &self.dpop else {
+            return self.claims_for(bearer_in(authorization)?).await;
+        };
+        match credential_in(authorization, self.schemes())? {
+            (Scheme::Bearer, token) => {
+                if proof != ProofHeader::Missing {
+                    return Err(AuthError::InvalidHeader("a DPoP proof goes with Authorization: DPoP, not Bearer"));
+                }
+                let claims = self.claims_for(token).await?;
+                if dpop::is_bound(&claims) {
+                    return Err(AuthError::InvalidToken(
+                        "token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
+                    ));
+                }
+                Ok(claims)
+            }
+            (Scheme::Dpop, token) => {
+                let claims = self.claims_for(token).await?;
+                dpop.check(proof, token, &claims, target, unix_now())?;
+                Ok(claims)
+            }
+        }
+    }
+
     /// Verifies `token` and returns its claims, with the key [`KeySource`] chooses for its algorithm.
     pub async fn claims_for(&self, token: &str) -> Result<Claims, AuthError> {
         let token = self.verifier.parse(token)?;
@@ -145,7 +249,8 @@ impl Authenticator {
     }
 }
 
-fn unix_now() -> u64 {
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
     // A clock before 1970 is not a state a Lambda sandbox can be in; 0 would then reject every token.
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }

@@ -57,6 +57,16 @@ pub mod var {
     pub const ORGANIZATIONS: &str = "AUTH0_ORGANIZATIONS";
     /// `AUTH0_RESOURCE`: the API's public URL, for its RFC 9728 metadata.
     pub const RESOURCE: &str = "AUTH0_RESOURCE";
+    /// `AUTH0_DPOP`: `off`, `allowed` or `required`.
+    pub const DPOP: &str = "AUTH0_DPOP";
+    /// `AUTH0_DPOP_ALGORITHMS`: the DPoP proof algorithms accepted.
+    pub const DPOP_ALGORITHMS: &str = "AUTH0_DPOP_ALGORITHMS";
+    /// `AUTH0_DPOP_PROOF_MAX_AGE_SECONDS`: the oldest DPoP proof accepted, from its `iat`.
+    pub const DPOP_PROOF_MAX_AGE_SECONDS: &str = "AUTH0_DPOP_PROOF_MAX_AGE_SECONDS";
+    /// `AUTH0_DPOP_PUBLIC_URL`: the API's public base URL, which DPoP proofs' `htu` starts with.
+    pub const DPOP_PUBLIC_URL: &str = "AUTH0_DPOP_PUBLIC_URL";
+    /// `AUTH0_DPOP_NONCE_SECRET`: the key of the stateless DPoP server nonces.
+    pub const DPOP_NONCE_SECRET: &str = "AUTH0_DPOP_NONCE_SECRET";
     /// `AUTH0_METRICS`: `on` or `off`.
     pub const METRICS: &str = "AUTH0_METRICS";
     /// `AUTH0_METRICS_NAMESPACE`: the CloudWatch namespace.
@@ -160,6 +170,8 @@ pub struct Config {
     pub organizations: Vec<String>,
     /// `AUTH0_RESOURCE`: the API's public URL, which its RFC 9728 metadata describes; none, no metadata.
     pub resource: Option<Uri>,
+    /// `AUTH0_DPOP` and its settings: DPoP-bound tokens and their proofs.
+    pub dpop: crate::dpop::Settings,
     /// `AUTH0_METRICS`, `AUTH0_METRICS_NAMESPACE`, `AUTH0_METRICS_DIMENSIONS`: `None` when metrics are off.
     pub metrics: Option<Metrics>,
 }
@@ -182,6 +194,7 @@ impl std::fmt::Debug for Config {
             .field("required_claims", &self.required_claims)
             .field("organizations", &self.organizations)
             .field("resource", &self.resource)
+            .field("dpop", &self.dpop)
             .field("metrics", &self.metrics)
             .finish()
     }
@@ -314,6 +327,7 @@ impl Config {
         let required_claims = list(get(var::REQUIRED_CLAIMS));
         let organizations = list(get(var::ORGANIZATIONS));
         let resource = get(var::RESOURCE).map(|text| resource(text.trim())).transpose()?;
+        let dpop = crate::dpop::Settings::read(&get)?;
         let metrics = metrics(&get)?;
 
         Ok(Self {
@@ -333,6 +347,7 @@ impl Config {
             required_claims,
             organizations,
             resource,
+            dpop,
             metrics,
         })
     }
@@ -360,6 +375,13 @@ impl Config {
             required_claims = self.required_claims.join(","),
             organizations = self.organizations.join(","),
             resource = self.resource.as_ref().map(ToString::to_string),
+            dpop = match self.dpop.mode {
+                crate::dpop::Mode::Off => "off",
+                crate::dpop::Mode::Allowed => "allowed",
+                crate::dpop::Mode::Required => "required",
+            },
+            dpop_public_url = self.dpop.public_url.as_deref(),
+            dpop_nonces = self.dpop.nonce_secret.is_some(),
             metrics = self.metrics.is_some(),
             "configuration"
         );

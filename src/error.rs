@@ -39,10 +39,21 @@ pub enum AuthError {
     MissingClaim,
     /// The token's organization (`org_id`, `org_name`) is not one the configuration accepts.
     WrongOrganization,
+    /// The DPoP proof is missing, malformed, or does not match the request or the token (RFC 9449 §7.1); the
+    /// reason says which rule it broke.
+    InvalidProof(&'static str),
+    /// The DPoP proof lacks the server's current nonce (RFC 9449 §9); the answer carries one in `DPoP-Nonce`.
+    NonceRequired,
     /// The token is valid but lacks what the route requires (`403`).
     InsufficientScope(Requirement),
     /// The issuer's keys cannot be fetched now (`503`): a fault on our side, not the token's.
     KeysUnavailable {
+        /// Seconds until a retry can succeed, sent as `Retry-After`.
+        retry_after: u64,
+    },
+    /// Whether a DPoP proof was used before cannot be known now (`503`): the replay cache is full of live
+    /// proofs. Never an acceptance: a replay must not pass for want of an answer.
+    ReplayCheckUnavailable {
         /// Seconds until a retry can succeed, sent as `Retry-After`.
         retry_after: u64,
     },
@@ -65,8 +76,11 @@ impl AuthError {
             Self::TooOld => "token_too_old",
             Self::MissingClaim => "missing_required_claim",
             Self::WrongOrganization => "invalid_organization",
+            Self::InvalidProof(_) => "invalid_dpop_proof",
+            Self::NonceRequired => "use_dpop_nonce",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::KeysUnavailable { .. } => "jwks_unavailable",
+            Self::ReplayCheckUnavailable { .. } => "replay_check_unavailable",
         }
     }
 
@@ -74,7 +88,7 @@ impl AuthError {
     pub fn description(&self) -> &'static str {
         match self {
             Self::MissingHeader => "Authorization header is expected",
-            Self::InvalidHeader(reason) | Self::InvalidToken(reason) => reason,
+            Self::InvalidHeader(reason) | Self::InvalidToken(reason) | Self::InvalidProof(reason) => reason,
             Self::InvalidAlgorithm => "token is signed with an algorithm this API does not accept",
             Self::InvalidSignature => "token signature is invalid",
             Self::Expired => "token is expired",
@@ -85,16 +99,21 @@ impl AuthError {
             Self::TooOld => "token was issued too long ago",
             Self::MissingClaim => "token lacks a claim this API requires",
             Self::WrongOrganization => "token is not for an organization this API accepts",
+            Self::NonceRequired => "the DPoP proof must carry the nonce this API sends in DPoP-Nonce",
             Self::InsufficientScope(_) => "the token does not grant what this endpoint requires",
             Self::KeysUnavailable { .. } => "the issuer's signing keys cannot be fetched right now; retry later",
+            Self::ReplayCheckUnavailable { .. } => {
+                "whether the DPoP proof was used before cannot be checked right now; retry later"
+            }
         }
     }
 
-    /// The HTTP status: 401 for credentials, 403 for missing grants, 503 when the keys cannot be had.
+    /// The HTTP status: 401 for credentials, 403 for missing grants, 503 when the keys or the replay check
+    /// cannot be had.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }

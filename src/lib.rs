@@ -14,7 +14,9 @@
 //!   a token's key.
 //! - [`verify`]: the synchronous core: token + key + policy → claims or error. No I/O.
 //! - [`jwks`]: the key source: a key set built from a JWKS document; the store that fetches, caches, refreshes.
-//! - [`auth`]: bearer-token parsing over any header values; the authenticator (verifier and key source).
+//! - [`dpop`]: DPoP (RFC 9449): proofs, server nonces, the replay cache.
+//! - [`auth`]: `Authorization` parsing over any header values; the authenticator (verifier, key source,
+//!   DPoP).
 //! - [`error`]: per-request errors: their codes, descriptions and HTTP statuses.
 //! - [`logging`]: JSON log lines, their filter, and what no level lets through.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines, one per request.
@@ -31,6 +33,7 @@ pub mod auth;
 pub mod authorizer;
 pub mod claims;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod jwks;
 pub mod key;

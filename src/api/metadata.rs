@@ -26,12 +26,25 @@ struct Document<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     scopes_supported: &'a [&'a str],
     bearer_methods_supported: [&'a str; 1],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    dpop_signing_alg_values_supported: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens_required: bool,
+}
+
+/// What the metadata says about DPoP (RFC 9728 §2).
+#[derive(Debug, Clone, Default)]
+pub struct DpopMetadata {
+    /// The proof algorithms accepted (`dpop_signing_alg_values_supported`); empty when DPoP is off.
+    pub algorithms: Vec<String>,
+    /// Whether only DPoP-bound tokens are accepted (`dpop_bound_access_tokens_required`).
+    pub required: bool,
 }
 
 impl ResourceMetadata {
     /// The metadata of `resource` (the API's public URL, exactly as clients call it), whose tokens come from
-    /// `issuers` and which asks for `scopes`.
-    pub fn new(resource: &Uri, issuers: &[String], scopes: &[&str]) -> Self {
+    /// `issuers`, which asks for `scopes` and takes DPoP-bound tokens as `dpop` says.
+    pub fn new(resource: &Uri, issuers: &[String], scopes: &[&str], dpop: &DpopMetadata) -> Self {
         let resource = resource.to_string();
         let resource = match resource.strip_suffix('/') {
             // `Uri` writes an empty path as `/`: the identifier is the URL as configured, without it.
@@ -44,6 +57,8 @@ impl ResourceMetadata {
             authorization_servers: issuers,
             scopes_supported: scopes,
             bearer_methods_supported: ["header"],
+            dpop_signing_alg_values_supported: &dpop.algorithms,
+            dpop_bound_access_tokens_required: dpop.required,
         };
         // Serialising strings cannot fail.
         let document = serde_json::to_string(&document).unwrap_or_default();
@@ -74,7 +89,12 @@ mod tests {
     #[test]
     fn the_document_names_the_resource_its_issuers_and_scopes() {
         let resource: Uri = "https://api.example.com".parse().unwrap();
-        let metadata = ResourceMetadata::new(&resource, &["https://tenant.auth0.com/".into()], &["read:messages"]);
+        let metadata = ResourceMetadata::new(
+            &resource,
+            &["https://tenant.auth0.com/".into()],
+            &["read:messages"],
+            &DpopMetadata::default(),
+        );
         assert_eq!(metadata.url(), "https://api.example.com/.well-known/oauth-protected-resource");
         assert_eq!(
             document(&metadata),
@@ -91,7 +111,7 @@ mod tests {
     #[test]
     fn a_resource_with_a_path_keeps_it() {
         let resource: Uri = "https://abc.execute-api.us-east-1.amazonaws.com/prod".parse().unwrap();
-        let metadata = ResourceMetadata::new(&resource, &[], &[]);
+        let metadata = ResourceMetadata::new(&resource, &[], &[], &DpopMetadata::default());
         assert_eq!(
             metadata.url(),
             "https://abc.execute-api.us-east-1.amazonaws.com/prod/.well-known/oauth-protected-resource"
@@ -99,5 +119,22 @@ mod tests {
         let document = document(&metadata);
         assert_eq!(document["resource"], "https://abc.execute-api.us-east-1.amazonaws.com/prod");
         assert!(document.get("scopes_supported").is_none());
+    }
+
+    #[test]
+    fn with_dpop_the_document_names_the_proof_algorithms_and_whether_dpop_is_required() {
+        let resource: Uri = "https://api.example.com".parse().unwrap();
+        let allowed = DpopMetadata { algorithms: vec!["ES256".into(), "EdDSA".into()], required: false };
+        let document = document(&ResourceMetadata::new(&resource, &[], &[], &allowed));
+        assert_eq!(document["dpop_signing_alg_values_supported"], serde_json::json!(["ES256", "EdDSA"]));
+        assert!(document.get("dpop_bound_access_tokens_required").is_none());
+        let required = DpopMetadata { required: true, ..allowed };
+        let document = self::document(&ResourceMetadata::new(&resource, &[], &[], &required));
+        assert_eq!(document["dpop_bound_access_tokens_required"], true);
+        assert!(
+            self::document(&ResourceMetadata::new(&resource, &[], &[], &DpopMetadata::default()))
+                .get("dpop_signing_alg_values_supported")
+                .is_none()
+        );
     }
 }

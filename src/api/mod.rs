@@ -6,13 +6,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
-use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
+use lambda_http::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderName};
 use lambda_http::http::{HeaderValue, Method, Response, StatusCode};
 use lambda_http::{Body, Request, RequestExt};
 
-use crate::auth::{Authenticator, bearer_token};
+use crate::auth::{Authenticator, scheme_in, unix_now};
 use crate::claims::{Claims, Requirement};
 use crate::config::{Config, ConfigError, invalid, var};
+use crate::dpop::{Mode, ProofHeader, Target};
 use crate::error::AuthError;
 use crate::key_source::Prefetch;
 use crate::metrics::Reporter;
@@ -20,8 +21,13 @@ use crate::metrics::Reporter;
 pub mod metadata;
 pub mod response;
 
-pub use metadata::ResourceMetadata;
+pub use metadata::{DpopMetadata, ResourceMetadata};
 pub use response::{Realm, json_error, json_response};
+
+/// The request header that carries a DPoP proof (RFC 9449 §4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
+/// The response header that carries a DPoP server nonce (RFC 9449 §8.1).
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +171,8 @@ impl App {
     /// first JWKS fetch is [`App::prefetch_keys`].
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let mut realm = Realm::new(&config.realm)
-            .ok_or_else(|| invalid(var::REALM, "must be printable ASCII (it is sent in a header)"))?;
+            .ok_or_else(|| invalid(var::REALM, "must be printable ASCII (it is sent in a header)"))?
+            .with_dpop(config.dpop.mode, &config.dpop.algorithms);
         let metadata = config.resource.as_ref().map(|resource| {
             let scopes: Vec<&str> = ROUTES
                 .iter()
@@ -176,7 +183,15 @@ impl App {
                 .flatten()
                 .copied()
                 .collect();
-            ResourceMetadata::new(resource, &config.issuers, &scopes)
+            let dpop = DpopMetadata {
+                algorithms: if config.dpop.mode == Mode::Off {
+                    Vec::new()
+                } else {
+                    config.dpop.algorithms.iter().map(|algorithm| format!("{algorithm:?}")).collect()
+                },
+                required: config.dpop.mode == Mode::Required,
+            };
+            ResourceMetadata::new(resource, &config.issuers, &scopes, &dpop)
         });
         if let Some(metadata) = &metadata {
             realm = realm
@@ -235,7 +250,16 @@ impl App {
         if route.access != Access::Public
             && let Err(error) = self.authorize(route.access, request).await
         {
-            return Answered { response: error.to_response(&self.realm), code: error.code(), route: route_path };
+            let scheme = scheme_in(request.headers().get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes));
+            let mut response = error.to_response(&self.realm, scheme);
+            // RFC 9449 §9: a 401 tells the client the nonce its next proof must carry.
+            if error.status() == StatusCode::UNAUTHORIZED
+                && let Some(nonce) = self.auth.dpop().and_then(|dpop| dpop.nonce(unix_now()))
+                && let Ok(nonce) = HeaderValue::try_from(nonce)
+            {
+                response.headers_mut().insert(DPOP_NONCE, nonce);
+            }
+            return Answered { response, code: error.code(), route: route_path };
         }
         let call = Call { request, claims: request.claims(), app: self };
         Answered { response: (route.handler)(call).await, code: "ok", route: route_path }
@@ -244,7 +268,23 @@ impl App {
     /// The requires-auth step: verifies the bearer token of `request`, stores its claims in the request's
     /// extensions for the handler, and checks what `access` requires of them.
     async fn authorize(&self, access: Access, request: &mut Request) -> Result<(), AuthError> {
-        let claims = self.auth.claims_for(bearer_token(request.headers())?).await?;
+        let headers = request.headers();
+        let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        let target = Target {
+            method: request.method().as_str(),
+            scheme: text("x-forwarded-proto"),
+            host: text("host"),
+            path: request.uri().path(),
+            route_path: route_path(request),
+        };
+        let claims = self
+            .auth
+            .authenticate(
+                headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes),
+                ProofHeader::from_values(headers.get_all(DPOP).iter().map(HeaderValue::as_bytes)),
+                &target,
+            )
+            .await?;
         request.extensions_mut().insert(claims);
         if let Access::Requires(requirement) = access
             && !request.claims().is_some_and(|claims| requirement.is_met_by(claims))

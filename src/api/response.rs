@@ -9,6 +9,10 @@ use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AU
 use lambda_http::http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
+use jsonwebtoken::Algorithm;
+
+use crate::auth::Scheme;
+use crate::dpop::Mode;
 use crate::error::{AuthError, BEARER_SHAPE};
 
 impl AuthError {
@@ -23,35 +27,59 @@ impl AuthError {
         text.chars().filter(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e'))
     }
 
-    /// The RFC 6750 §3.1 `error` attribute: none when no credentials were sent.
+    /// The RFC 6750 §3.1 (or RFC 9449 §7.1) `error` attribute: none when no credentials were sent.
     fn rfc6750_error(&self) -> Option<&'static str> {
         match self {
-            Self::MissingHeader | Self::KeysUnavailable { .. } => None,
+            Self::MissingHeader | Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. } => None,
             Self::InvalidHeader(_) => Some("invalid_request"),
             Self::InsufficientScope(_) => Some("insufficient_scope"),
+            Self::InvalidProof(_) => Some("invalid_dpop_proof"),
+            Self::NonceRequired => Some("use_dpop_nonce"),
             _ => Some("invalid_token"),
         }
     }
 
-    /// The response: JSON `{code, description}`, `Cache-Control: no-store`, and a `WWW-Authenticate` challenge
-    /// for `realm` (RFC 6750 §3), or `Retry-After` when the fault is ours.
-    pub fn to_response(&self, realm: &Realm) -> Response<Body> {
+    /// The response: JSON `{code, description}`, `Cache-Control: no-store`, and a `WWW-Authenticate` value
+    /// with a challenge for each scheme `realm` offers (RFC 6750 §3, RFC 9449 §7.1), or `Retry-After` when
+    /// the fault is ours. The error attributes go in the challenge of `scheme`, the one the request used (a
+    /// proof's error in the DPoP one).
+    pub fn to_response(&self, realm: &Realm, scheme: Option<Scheme>) -> Response<Body> {
         let mut response = json_error(self.status(), self.code(), self.description());
-        if let Self::KeysUnavailable { retry_after } = self {
+        if let Self::KeysUnavailable { retry_after } | Self::ReplayCheckUnavailable { retry_after } = self {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(*retry_after));
             return response;
         }
-        let mut challenge = String::with_capacity(realm.challenge.len() + 128);
-        challenge.push_str(&realm.challenge);
-        if let Some(error) = self.rfc6750_error() {
-            let _ = write!(challenge, ", error=\"{error}\", error_description=\"");
-            challenge.extend(self.challenge_description());
-            challenge.push('"');
+        let carrier = match self {
+            Self::InvalidProof(_) | Self::NonceRequired => Scheme::Dpop,
+            _ => scheme.unwrap_or(Scheme::Bearer),
+        };
+        let carrier = match (carrier, realm.bearer, &realm.dpop_algs) {
+            (Scheme::Dpop, true, None) => Scheme::Bearer,
+            (Scheme::Bearer, false, Some(_)) => Scheme::Dpop,
+            (carrier, _, _) => carrier,
+        };
+        // One header value, challenges separated by commas (RFC 9110 §11.6.1): an HTTP API answer keeps only
+        // the first value of a header.
+        let mut challenge = String::with_capacity(2 * realm.params.len() + 160);
+        if realm.bearer {
+            challenge.push_str("Bearer ");
+            challenge.push_str(&realm.params);
+            if carrier == Scheme::Bearer {
+                self.push_error(&mut challenge);
+            }
         }
-        if let Self::InsufficientScope(requirement) = self {
-            challenge.push_str(", scope=\"");
-            push_quoted_string_content(&mut challenge, &requirement.grants.join(" "));
+        if let Some(algs) = &realm.dpop_algs {
+            if !challenge.is_empty() {
+                challenge.push_str(", ");
+            }
+            challenge.push_str("DPoP ");
+            challenge.push_str(&realm.params);
+            challenge.push_str(", algs=\"");
+            challenge.push_str(algs);
             challenge.push('"');
+            if carrier == Scheme::Dpop {
+                self.push_error(&mut challenge);
+            }
         }
         // Every byte is visible ASCII: the realm is checked at start-up, descriptions and grants are ours.
         if let Ok(value) = HeaderValue::try_from(challenge) {
@@ -59,40 +87,71 @@ impl AuthError {
         }
         response
     }
+
+    /// The error attributes of a challenge: `error`, `error_description`, and `scope` for missing grants.
+    fn push_error(&self, challenge: &mut String) {
+        if let Some(error) = self.rfc6750_error() {
+            let _ = write!(challenge, ", error=\"{error}\", error_description=\"");
+            challenge.extend(self.challenge_description());
+            challenge.push('"');
+        }
+        if let Self::InsufficientScope(requirement) = self {
+            challenge.push_str(", scope=\"");
+            push_quoted_string_content(challenge, &requirement.grants.join(" "));
+            challenge.push('"');
+        }
+    }
 }
 
-/// The `realm` of every challenge, escaped once at start-up (the seed used its client id; we default to the
-/// first audience).
+/// What every challenge says, escaped once at start-up: the `realm` (the seed used its client id; we default
+/// to the first audience), the RFC 9728 metadata URL when configured, and which schemes are offered.
 #[derive(Debug, Clone)]
 pub struct Realm {
-    /// `Bearer realm="<escaped>"`, ready to extend with error attributes.
-    challenge: String,
+    /// `realm="<escaped>"`, and `, resource_metadata="<url>"` when configured.
+    params: String,
+    /// Whether the Bearer challenge is offered (not when DPoP is required).
+    bearer: bool,
+    /// The DPoP challenge's `algs` value, when DPoP is on.
+    dpop_algs: Option<String>,
 }
 
 impl Realm {
-    /// Builds the challenge prefix. `None` when the realm holds a control or non-ASCII character, which no
-    /// header can carry.
+    /// The Bearer challenge's parameters. `None` when the realm holds a control or non-ASCII character,
+    /// which no header can carry.
     pub fn new(realm: &str) -> Option<Self> {
         if !realm.bytes().all(|b| (0x20..0x7f).contains(&b)) {
             return None;
         }
-        let mut challenge = String::with_capacity(realm.len() + 16);
-        challenge.push_str("Bearer realm=\"");
-        push_quoted_string_content(&mut challenge, realm);
-        challenge.push('"');
-        Some(Self { challenge })
+        let mut params = String::with_capacity(realm.len() + 16);
+        params.push_str("realm=\"");
+        push_quoted_string_content(&mut params, realm);
+        params.push('"');
+        Some(Self { params, bearer: true, dpop_algs: None })
     }
 
-    /// The same challenge naming the RFC 9728 metadata at `url` (`resource_metadata`), so that a client can
+    /// The same challenges naming the RFC 9728 metadata at `url` (`resource_metadata`), so that a client can
     /// discover the authorization server from a 401. `None` when the URL is not printable ASCII.
     pub fn with_resource_metadata(mut self, url: &str) -> Option<Self> {
         if !url.bytes().all(|b| (0x21..0x7f).contains(&b)) {
             return None;
         }
-        self.challenge.push_str(", resource_metadata=\"");
-        push_quoted_string_content(&mut self.challenge, url);
-        self.challenge.push('"');
+        self.params.push_str(", resource_metadata=\"");
+        push_quoted_string_content(&mut self.params, url);
+        self.params.push('"');
         Some(self)
+    }
+
+    /// The challenges of a DPoP `mode`: a DPoP challenge naming the proof `algorithms` beside the Bearer
+    /// one, or instead of it when DPoP is required.
+    pub fn with_dpop(mut self, mode: Mode, algorithms: &[Algorithm]) -> Self {
+        if mode == Mode::Off {
+            return self;
+        }
+        self.bearer = mode == Mode::Allowed;
+        // jsonwebtoken's Debug of an algorithm is its JOSE name (`ES256`, `EdDSA`).
+        let names: Vec<String> = algorithms.iter().map(|algorithm| format!("{algorithm:?}")).collect();
+        self.dpop_algs = Some(names.join(" "));
+        self
     }
 }
 
@@ -151,7 +210,7 @@ mod tests {
     #[test]
     fn missing_scope_is_a_403_naming_the_required_scope() {
         let response = AuthError::InsufficientScope(Requirement::all_of(&["read:messages", "write:messages"]))
-            .to_response(&realm());
+            .to_response(&realm(), None);
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(body_json(&response)["code"], "insufficient_scope");
         assert_eq!(
@@ -162,7 +221,7 @@ mod tests {
 
     #[test]
     fn unavailable_keys_are_a_503_with_retry_after_and_no_challenge() {
-        let response = AuthError::KeysUnavailable { retry_after: 30 }.to_response(&realm());
+        let response = AuthError::KeysUnavailable { retry_after: 30 }.to_response(&realm(), None);
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body_json(&response)["code"], "jwks_unavailable");
         assert_eq!(response.headers()[RETRY_AFTER], "30");
@@ -172,7 +231,7 @@ mod tests {
 
     #[test]
     fn unknown_key_is_an_invalid_token() {
-        let response = AuthError::UnknownKey.to_response(&realm());
+        let response = AuthError::UnknownKey.to_response(&realm(), None);
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(body_json(&response)["code"], "unknown_key");
         assert!(challenge(&response).contains(r#"error="invalid_token""#));
@@ -198,7 +257,7 @@ mod tests {
         let mut all = token_errors();
         all.extend([AuthError::MissingHeader, AuthError::InvalidHeader("x"), AuthError::InvalidToken("y")]);
         for error in all {
-            let response = error.to_response(&realm());
+            let response = error.to_response(&realm(), None);
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{error}");
             assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
             assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
@@ -211,13 +270,13 @@ mod tests {
 
     #[test]
     fn missing_credentials_challenge_has_no_error_attribute() {
-        let response = AuthError::MissingHeader.to_response(&realm());
+        let response = AuthError::MissingHeader.to_response(&realm(), None);
         assert_eq!(challenge(&response), r#"Bearer realm="https://api.example.com""#);
     }
 
     #[test]
     fn header_problem_challenge_is_invalid_request() {
-        let response = AuthError::InvalidHeader("Token not found").to_response(&realm());
+        let response = AuthError::InvalidHeader("Token not found").to_response(&realm(), None);
         assert_eq!(
             challenge(&response),
             r#"Bearer realm="https://api.example.com", error="invalid_request", error_description="Token not found""#
@@ -226,7 +285,7 @@ mod tests {
 
     #[test]
     fn token_problem_challenge_is_invalid_token() {
-        let response = AuthError::Expired.to_response(&realm());
+        let response = AuthError::Expired.to_response(&realm(), None);
         assert_eq!(
             challenge(&response),
             r#"Bearer realm="https://api.example.com", error="invalid_token", error_description="token is expired""#
@@ -243,7 +302,7 @@ mod tests {
             all.push(crate::auth::bearer_token(&headers).unwrap_err());
         }
         for error in all {
-            let response = error.to_response(&realm());
+            let response = error.to_response(&realm(), None);
             let challenge = challenge(&response);
             let description = challenge.split_once("error_description=\"").unwrap().1.strip_suffix('"').unwrap();
             assert!(
@@ -252,7 +311,7 @@ mod tests {
             );
             assert!(!description.is_empty());
         }
-        let shape = AuthError::InvalidHeader(BEARER_SHAPE).to_response(&realm());
+        let shape = AuthError::InvalidHeader(BEARER_SHAPE).to_response(&realm(), None);
         assert!(
             challenge(&shape)
                 .ends_with(r#"error_description="Authorization header must be Bearer, one space, and the token""#)
@@ -263,7 +322,7 @@ mod tests {
     #[test]
     fn realm_quotes_and_backslashes_are_escaped() {
         let realm = Realm::new(r#"my "api" \ v2"#).unwrap();
-        let response = AuthError::MissingHeader.to_response(&realm);
+        let response = AuthError::MissingHeader.to_response(&realm, None);
         assert_eq!(challenge(&response), r#"Bearer realm="my \"api\" \\ v2""#);
     }
 
@@ -272,10 +331,12 @@ mod tests {
         let url = "https://api.example.com/.well-known/oauth-protected-resource";
         let with_metadata = realm().with_resource_metadata(url).unwrap();
         assert_eq!(
-            challenge(&AuthError::MissingHeader.to_response(&with_metadata)),
+            challenge(&AuthError::MissingHeader.to_response(&with_metadata, None)),
             format!(r#"Bearer realm="https://api.example.com", resource_metadata="{url}""#)
         );
-        assert!(challenge(&AuthError::Expired.to_response(&with_metadata)).contains(r#"resource_metadata="https://"#));
+        assert!(
+            challenge(&AuthError::Expired.to_response(&with_metadata, None)).contains(r#"resource_metadata="https://"#)
+        );
         assert!(realm().with_resource_metadata("https://x/\u{e9}").is_none());
     }
 

@@ -101,12 +101,22 @@ impl Event {
         if kind == Kind::RestToken {
             return self.authorization_token.as_deref().into_iter().collect();
         }
-        let Some(headers) = self.multi_value_headers.as_ref().or(self.headers.as_ref()) else {
+        self.header(kind, "authorization")
+    }
+
+    /// Every value of the header `name` (lower case) the request carried, read as [`Event::authorization`]
+    /// reads `Authorization`. A `TOKEN` event carries no other header.
+    pub fn header(&self, kind: Kind, name: &str) -> Vec<&str> {
+        let headers = match kind {
+            Kind::RestToken => None,
+            _ => self.multi_value_headers.as_ref().or(self.headers.as_ref()),
+        };
+        let Some(headers) = headers else {
             return Vec::new();
         };
         headers
             .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .filter(|(header, _)| header.eq_ignore_ascii_case(name))
             .flat_map(|(_, value)| match value {
                 Value::Array(values) => values.iter().filter_map(Value::as_str).collect(),
                 value => value.as_str().into_iter().collect::<Vec<_>>(),
@@ -181,5 +191,13 @@ mod tests {
         let v2 = event(json!({"headers": {"authorization": "Bearer a.b.c,Bearer d.e.f", "accept": "*/*"}}));
         assert_eq!(v2.authorization(Kind::HttpV2), ["Bearer a.b.c,Bearer d.e.f"]);
         assert!(event(json!({"headers": null})).authorization(Kind::RestRequest).is_empty());
+    }
+
+    #[test]
+    fn other_headers_are_read_the_same_way_and_a_token_event_has_none() {
+        let rest = event(json!({"multiValueHeaders": {"DPoP": ["a.b.c", "d.e.f"], "Host": ["api.example.com"]}}));
+        assert_eq!(rest.header(Kind::RestRequest, "dpop"), ["a.b.c", "d.e.f"]);
+        assert_eq!(rest.header(Kind::RestRequest, "host"), ["api.example.com"]);
+        assert!(rest.header(Kind::RestToken, "host").is_empty());
     }
 }

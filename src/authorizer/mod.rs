@@ -16,9 +16,10 @@ use std::time::Instant;
 use lambda_http::lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Map, Value, json};
 
-use crate::auth::{Authenticator, bearer_in};
+use crate::auth::Authenticator;
 use crate::claims::Claims;
 use crate::config::{Config, ConfigError, invalid, var};
+use crate::dpop::{ProofHeader, Target};
 use crate::error::AuthError;
 use crate::metrics::Reporter;
 pub use event::{Event, Kind, MethodArn};
@@ -114,6 +115,12 @@ pub struct Authorizer {
 impl Authorizer {
     /// Builds the authorizer from the configuration both front doors share and its own settings. No I/O.
     pub fn new(config: Config, settings: Settings) -> Result<Self, ConfigError> {
+        if config.dpop.nonce_secret.is_some() {
+            return Err(invalid(
+                var::DPOP_NONCE_SECRET,
+                "is for the API front door: API Gateway does not pass an authorizer's DPoP-Nonce header to the client",
+            ));
+        }
         Ok(Self { auth: Authenticator::from_config(&config)?, settings, metrics: Reporter::new(config.metrics) })
     }
 
@@ -160,10 +167,26 @@ impl Authorizer {
         let decision = |outcome, answer| Decision { kind: Some(kind), outcome, route, answer };
 
         let values = event.authorization(kind);
-        let claims = match bearer_in(values.iter().map(|value| value.as_bytes())) {
-            Ok(token) => self.auth.claims_for(token).await,
-            Err(error) => Err(error),
+        let proofs = event.header(kind, "dpop");
+        let host = event.header(kind, "host");
+        let scheme = event.header(kind, "x-forwarded-proto");
+        // `GET/reports/7`: the method, then the path after the stage.
+        let (method, route_path) = arn.method_and_path.split_at(arn.method_and_path.find('/').unwrap_or(0));
+        let path = match arn.base.rsplit_once('/').map(|(_, stage)| stage) {
+            // The default stage of an HTTP API is not in its URLs.
+            Some("$default") | None => std::borrow::Cow::Borrowed(route_path),
+            Some(stage) => std::borrow::Cow::Owned(format!("/{stage}{route_path}")),
         };
+        let target =
+            Target { method, scheme: scheme.first().copied(), host: host.first().copied(), path: &path, route_path };
+        let claims = self
+            .auth
+            .authenticate(
+                values.iter().map(|value| value.as_bytes()),
+                ProofHeader::from_values(proofs.iter().map(|value| value.as_bytes())),
+                &target,
+            )
+            .await;
         let claims = match claims {
             Ok(claims) => claims,
             Err(error @ AuthError::KeysUnavailable { .. }) => {
