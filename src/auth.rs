@@ -8,7 +8,7 @@ use lambda_http::http::{HeaderMap, HeaderValue};
 
 use crate::claims::Claims;
 use crate::config::{Config, ConfigError};
-use crate::dpop::{self, Dpop, Mode, ProofHeader, Target};
+use crate::dpop::{self, Dpop, Mode, ProofHeader, ReplayTable, Target};
 use crate::error::{AuthError, BEARER_SHAPE};
 use crate::jwks::{HttpJwksClient, KeyStore};
 use crate::key_source::{KeySource, Prefetch};
@@ -178,7 +178,13 @@ impl Authenticator {
             }
         };
         let keys = KeySource::new(config.hmac_secret.as_deref(), &config.algorithms, jwks);
-        Ok(Self::new(Verifier::new(config.policy()), keys).with_dpop(Dpop::new(&config.dpop, config.leeway)))
+        let dpop = match (Dpop::new(&config.dpop, config.leeway), &config.dpop.replay_table) {
+            (Some(dpop), Some(table)) => {
+                Some(dpop.with_table(ReplayTable::from_environment(table.clone(), config.trust.client_config()?)))
+            }
+            (dpop, _) => dpop,
+        };
+        Ok(Self::new(Verifier::new(config.policy()), keys).with_dpop(dpop))
     }
 
     /// The cold-start JWKS fetch, when a JWKS is configured: bounded by the fetch timeout; a failure leaves
@@ -234,7 +240,7 @@ impl Authenticator {
             }
             (Scheme::Dpop, token) => {
                 let claims = self.claims_for(token).await?;
-                dpop.check(proof, token, &claims, target, unix_now())?;
+                dpop.check(proof, token, &claims, target, unix_now()).await?;
                 Ok(claims)
             }
         }

@@ -67,6 +67,8 @@ pub mod var {
     pub const DPOP_PUBLIC_URL: &str = "AUTH0_DPOP_PUBLIC_URL";
     /// `AUTH0_DPOP_NONCE_SECRET`: the key of the stateless DPoP server nonces.
     pub const DPOP_NONCE_SECRET: &str = "AUTH0_DPOP_NONCE_SECRET";
+    /// `AUTH0_DPOP_REPLAY_TABLE`: the DynamoDB table every instance records DPoP proofs in.
+    pub const DPOP_REPLAY_TABLE: &str = "AUTH0_DPOP_REPLAY_TABLE";
     /// `AUTH0_METRICS`: `on` or `off`.
     pub const METRICS: &str = "AUTH0_METRICS";
     /// `AUTH0_METRICS_NAMESPACE`: the CloudWatch namespace.
@@ -382,6 +384,7 @@ impl Config {
             },
             dpop_public_url = self.dpop.public_url.as_deref(),
             dpop_nonces = self.dpop.nonce_secret.is_some(),
+            dpop_replay_table = self.dpop.replay_table.as_deref(),
             metrics = self.metrics.is_some(),
             "configuration"
         );

@@ -5,12 +5,14 @@
 //! - [`proof`]: one proof read and checked against its request (pure).
 //! - [`nonce`]: stateless server nonces.
 //! - [`replay`]: the instance's cache of proofs already used.
+//! - [`table`]: the replay table every instance shares (DynamoDB), when configured.
 //! - [`client`]: the client's side (a key, proofs), for `mint-token` and the tests.
 
 pub mod client;
 pub mod nonce;
 pub mod proof;
 pub mod replay;
+pub mod table;
 
 use jsonwebtoken::Algorithm;
 
@@ -20,6 +22,7 @@ use crate::error::AuthError;
 pub use nonce::Nonces;
 pub use proof::{Expected, Proof, normalize_url};
 pub use replay::{ReplayCache, Seen, proof_id};
+pub use table::{ReplayTable, TableError};
 
 /// Which tokens the API takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +67,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `AUTH0_DPOP_NONCE_SECRET`: when set, proofs must carry a server nonce made with it.
     pub nonce_secret: Option<Vec<u8>>,
+    /// `AUTH0_DPOP_REPLAY_TABLE`: the DynamoDB table (name or ARN) every instance records proofs in.
+    pub replay_table: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -74,6 +79,7 @@ impl std::fmt::Debug for Settings {
             .field("max_age", &self.max_age)
             .field("public_url", &self.public_url)
             .field("nonce_secret", &self.nonce_secret.as_ref().map(|_| "[redacted]"))
+            .field("replay_table", &self.replay_table)
             .finish()
     }
 }
@@ -156,13 +162,46 @@ impl Settings {
                 Ok(secret)
             })
             .transpose()?;
-        Ok(Self { mode, algorithms, max_age, public_url, nonce_secret })
+        let replay_table = get(var::DPOP_REPLAY_TABLE).map(|text| replay_table(text.trim())).transpose()?;
+        Ok(Self { mode, algorithms, max_age, public_url, nonce_secret, replay_table })
     }
 
     /// DPoP off.
     pub fn off() -> Self {
-        Self { mode: Mode::Off, algorithms: Vec::new(), max_age: 0, public_url: None, nonce_secret: None }
+        Self {
+            mode: Mode::Off,
+            algorithms: Vec::new(),
+            max_age: 0,
+            public_url: None,
+            nonce_secret: None,
+            replay_table: None,
+        }
     }
+}
+
+/// A DynamoDB table name (3–255 of `A-Z a-z 0-9 _ - .`) or table ARN.
+fn replay_table(text: &str) -> Result<String, ConfigError> {
+    let name = match text.strip_prefix("arn:") {
+        Some(_) => {
+            let parts: Vec<&str> = text.splitn(6, ':').collect();
+            match parts.as_slice() {
+                [_, _, "dynamodb", region, account, resource] if !region.is_empty() && !account.is_empty() => {
+                    resource.strip_prefix("table/").unwrap_or_default()
+                }
+                _ => "",
+            }
+        }
+        None => text,
+    };
+    let valid = (3..=255).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if !valid {
+        return Err(invalid(
+            var::DPOP_REPLAY_TABLE,
+            "must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ - .) or a table ARN",
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// The `DPoP` header values of a request.
@@ -211,6 +250,7 @@ pub struct Dpop {
     leeway: u64,
     nonces: Option<Nonces>,
     replay: ReplayCache,
+    table: Option<ReplayTable>,
 }
 
 impl Dpop {
@@ -224,7 +264,14 @@ impl Dpop {
             leeway,
             nonces: settings.nonce_secret.as_deref().map(Nonces::new),
             replay: ReplayCache::default(),
+            table: None,
         })
+    }
+
+    /// The same, recording each proof in `table` too, which every instance shares.
+    pub fn with_table(mut self, table: ReplayTable) -> Self {
+        self.table = Some(table);
+        self
     }
 
     /// Allowed or required.
@@ -248,8 +295,9 @@ impl Dpop {
     }
 
     /// Checks the proof of a DPoP request whose token verified as `claims`: the proof itself, its binding to
-    /// the token (`cnf.jkt`), the nonce, and last, once everything else holds, that it was not used before.
-    pub fn check(
+    /// the token (`cnf.jkt`), the nonce, and last, once everything else holds, that it was not used before:
+    /// by this instance (its cache), then by any (the shared table, when configured).
+    pub async fn check(
         &self,
         proof: ProofHeader<'_>,
         token: &str,
@@ -290,10 +338,25 @@ impl Dpop {
         {
             return Err(AuthError::NonceRequired);
         }
-        match self.replay.record(proof_id(&proof.thumbprint, &proof.jti), proof.valid_until, now) {
-            Seen::First => Ok(()),
-            Seen::Again => Err(AuthError::InvalidProof("DPoP proof was used before (jti)")),
-            Seen::Full => Err(AuthError::ReplayCheckUnavailable { retry_after: 1 }),
+        let replayed = AuthError::InvalidProof("DPoP proof was used before (jti)");
+        let id = proof_id(&proof.thumbprint, &proof.jti);
+        match self.replay.record(id, proof.valid_until, now) {
+            Seen::First => {}
+            Seen::Again => return Err(replayed),
+            Seen::Full => return Err(AuthError::ReplayCheckUnavailable { retry_after: 1 }),
+        }
+        let Some(table) = &self.table else {
+            return Ok(());
+        };
+        match table.record(&id, proof.valid_until, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(replayed),
+            Err(error) => {
+                // Not seen here after all: the client may send the same proof again once the table answers.
+                self.replay.forget(&id);
+                tracing::warn!(reason = error.reason(), "DPoP replay table gave no answer; the request is refused");
+                Err(AuthError::ReplayCheckUnavailable { retry_after: 1 })
+            }
         }
     }
 

@@ -60,6 +60,11 @@ impl ReplayCache {
         Seen::First
     }
 
+    /// Forgets `id`: its check could not be completed.
+    pub fn forget(&self, id: &ProofId) {
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+    }
+
     /// How many proofs are remembered.
     pub fn len(&self) -> usize {
         self.seen.lock().map_or(0, |seen| seen.len())

@@ -88,22 +88,53 @@ impl Moto {
         client.create_secret().name(name).secret_binary(blob).send().await.unwrap().arn().unwrap().to_owned()
     }
 
+    /// Creates the DPoP replay table as the template does (partition key `pk`, TTL on `expires_at`).
+    pub async fn create_replay_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+        };
+        let client = aws_sdk_dynamodb::Client::new(&self.loader().load().await);
+        client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let ttl = TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().unwrap();
+        client.update_time_to_live().table_name(name).time_to_live_specification(ttl).send().await.unwrap();
+    }
+
     /// Creates, through boto3, an IAM user whose only permission is `secretsmanager:ListSecrets`, and returns
     /// its access key and secret key. Costs three requests.
     pub fn user_without_get_secret_value(&self) -> (String, String) {
+        self.user_allowed_only("secretsmanager:ListSecrets")
+    }
+
+    /// Creates, through boto3, an IAM user whose only permission is `action`, and returns its access key and
+    /// secret key. Costs three requests.
+    pub fn user_allowed_only(&self, action: &str) -> (String, String) {
         let script = r#"
 import boto3, json, sys
 iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1", verify=sys.argv[2],
                    aws_access_key_id="test", aws_secret_access_key="test")
 iam.create_user(UserName="reader")
 policy = {"Version": "2012-10-17",
-          "Statement": [{"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]}
-iam.put_user_policy(UserName="reader", PolicyName="list-only", PolicyDocument=json.dumps(policy))
+          "Statement": [{"Effect": "Allow", "Action": sys.argv[3], "Resource": "*"}]}
+iam.put_user_policy(UserName="reader", PolicyName="one-action", PolicyDocument=json.dumps(policy))
 key = iam.create_access_key(UserName="reader")["AccessKey"]
 print(key["AccessKeyId"], key["SecretAccessKey"])
 "#;
         let output = Command::new("python3")
-            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file()])
+            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file(), action])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
