@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth0_lambda_api::Config;
+use auth0_lambda_api::dpop::client::ProofKey;
 use base64::Engine as _;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -20,6 +21,8 @@ use serde_json::{Map, Value, json};
 const USAGE: &str = "\
 Usage: mint-token [--env-file FILE] [--alg HS256|RS256] [--email ADDRESS] [--sub SUBJECT]
                   [--expires-in DURATION] [--audience AUDIENCE] [--scope SCOPES] [--permissions LIST]
+                  [--dpop-key FILE]
+       mint-token --dpop-key FILE --proof METHOD URL --token TOKEN [--nonce NONCE]
        mint-token --print-jwks
        mint-token [--env-file FILE] --write-events DIR
 
@@ -36,6 +39,9 @@ with the local development key (kid local-development-rs256).
   --audience AUDIENCE    the aud claim (default: the first AUTH0_AUDIENCE)
   --scope SCOPES         the scope claim, space-separated (default: none)
   --permissions LIST     the permissions claim, comma-separated (default: none)
+  --dpop-key FILE        bind the token to the DPoP key in FILE (cnf.jkt), created when missing
+  --proof METHOD URL     print a DPoP proof (RFC 9449) for a request of METHOD to URL (no query), signed
+                         with --dpop-key, for --token (its ath), with the server's --nonce if it asked
   --print-jwks           print the JWKS of the local development key, to serve as AUTH0_JWKS_URL
   --write-events DIR     write API Gateway events (v1, v2, authorizers) for every outcome, tokens fresh";
 
@@ -55,6 +61,10 @@ struct Options {
     audience: Option<String>,
     scope: Option<String>,
     permissions: Option<Vec<String>>,
+    dpop_key: Option<PathBuf>,
+    proof: Option<(String, String)>,
+    token: Option<String>,
+    nonce: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +91,19 @@ fn main() -> ExitCode {
             }
         };
     }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+    if let Some((method, url)) = &options.proof {
+        return match proof(&options, method, url, now) {
+            Ok(proof) => {
+                println!("{proof}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("mint-token: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let file = match options.env_file.as_deref().map(read_env_file).transpose() {
         Ok(file) => file.unwrap_or_default(),
         Err(error) => {
@@ -95,7 +118,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
     if let Some(dir) = &options.write_events {
         return match events::write_all(dir, now, |options, now| mint(&config, options, now)) {
             Ok(count) => {
@@ -139,6 +161,9 @@ fn mint(config: &Config, options: Options, now: u64) -> Result<String, String> {
     if let Some(permissions) = options.permissions {
         claims.insert("permissions".into(), json!(permissions));
     }
+    if let Some(path) = &options.dpop_key {
+        claims.insert("cnf".into(), json!({"jkt": dpop_key(path, true)?.thumbprint()}));
+    }
     let alg = options.alg.unwrap_or(if config.hmac_secret.is_some() { Algorithm::HS256 } else { Algorithm::RS256 });
     let (header, key) = match alg {
         Algorithm::HS256 => {
@@ -152,6 +177,53 @@ fn mint(config: &Config, options: Options, now: u64) -> Result<String, String> {
         }
     };
     jsonwebtoken::encode(&header, &Value::Object(claims), &key).map_err(|error| error.to_string())
+}
+
+/// A DPoP proof for `method` and `url` with the options' key, token and nonce.
+fn proof(options: &Options, method: &str, url: &str, now: u64) -> Result<String, String> {
+    let path = options.dpop_key.as_deref().ok_or("--proof needs --dpop-key, the key the token is bound to")?;
+    let token = options.token.as_deref().ok_or("--proof needs --token, the token the proof goes with")?;
+    if url.contains(['?', '#']) {
+        return Err(format!("--proof {method} {url}: the URL of a proof has no query or fragment"));
+    }
+    if auth0_lambda_api::dpop::normalize_url(url).is_none() {
+        return Err(format!("--proof {method} {url}: the URL must be an absolute http(s) URL"));
+    }
+    let key = dpop_key(path, false)?;
+    let mut jti = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut jti).map_err(|_| "no randomness for the proof's jti")?;
+    let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti);
+    Ok(key.proof(method, url, token.trim(), now, &jti, options.nonce.as_deref()))
+}
+
+/// The DPoP key in `path` (base64 of its PKCS#8 document); when `create`, a new key written there (readable
+/// by its owner only) if the file does not exist.
+fn dpop_key(path: &std::path::Path, create: bool) -> Result<ProofKey, String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let shown = path.display();
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| format!("{shown} is not a DPoP key written by mint-token"))?;
+            ProofKey::from_pkcs8(&der).map_err(|_| format!("{shown} is not a DPoP key written by mint-token"))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
+            let key = ProofKey::generate();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|error| format!("cannot create {shown}: {error}"))?;
+            let text = base64::engine::general_purpose::STANDARD.encode(key.to_pkcs8());
+            writeln!(file, "{text}").map_err(|error| format!("cannot write {shown}: {error}"))?;
+            eprintln!("mint-token: created the DPoP key {shown}");
+            Ok(key)
+        }
+        Err(error) => Err(format!("cannot read {shown}: {error}")),
+    }
 }
 
 /// The local development key, from its PEM text.
@@ -184,6 +256,10 @@ impl Default for Options {
             audience: None,
             scope: None,
             permissions: None,
+            dpop_key: None,
+            proof: None,
+            token: None,
+            nonce: None,
         }
     }
 }
@@ -230,6 +306,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--expires-in" => options.lifetime = parse_duration(&value)?,
             "--audience" => options.audience = Some(value),
             "--scope" => options.scope = Some(value),
+            "--dpop-key" => options.dpop_key = Some(PathBuf::from(value)),
+            "--token" => options.token = Some(value),
+            "--nonce" => options.nonce = Some(value),
+            "--proof" => {
+                let url = args.next().ok_or("--proof needs a METHOD and a URL")?;
+                options.proof = Some((value, url));
+            }
             "--permissions" => {
                 options.permissions = Some(value.split(',').map(str::trim).map(str::to_owned).collect());
             }
@@ -321,5 +404,42 @@ mod tests {
         assert!(args(&["--help"]).unwrap().is_none());
         let options = args(&["--email", "a@b", "--expires-in", "5m"]).unwrap().unwrap();
         assert_eq!((options.email.as_deref(), options.lifetime), (Some("a@b"), 300));
+        assert!(args(&["--proof", "GET"]).is_err());
+    }
+
+    #[test]
+    fn a_bound_token_and_its_proof_come_from_one_key_file() {
+        let dir = std::env::temp_dir().join(format!("mint-token-dpop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        let _ = std::fs::remove_file(&path);
+        let vars = [("AUTH0_AUDIENCE", "https://api.example.com"), ("AUTH0_CLIENT_SECRET", "a-secret-of-at-least-thirty-two-bytes-0123")];
+        let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| (*v).to_owned())).unwrap();
+        let options = Options { dpop_key: Some(path.clone()), ..Options::default() };
+        let token = mint(&config, options, 1_800_000_000).unwrap();
+        let key = dpop_key(&path, false).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["cnf"]["jkt"], key.thumbprint());
+        let options = Options { dpop_key: Some(path.clone()), token: Some(token.clone()), ..Options::default() };
+        let proof = proof(&options, "GET", "http://127.0.0.1:9000/protected", 1_800_000_000).unwrap();
+        let expected = auth0_lambda_api::dpop::Expected {
+            method: "GET",
+            url: "http://127.0.0.1:9000/protected",
+            token: &token,
+            algorithms: &[Algorithm::ES256],
+            max_age: 300,
+            leeway: 5,
+            now: 1_800_000_000,
+        };
+        assert_eq!(auth0_lambda_api::dpop::proof::check(&proof, &expected).unwrap().thumbprint, key.thumbprint());
+        assert!(proof_with_query_is_refused(&options));
+        assert!(dpop_key(&dir.join("missing"), false).is_err(), "only minting a token creates a key");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn proof_with_query_is_refused(options: &Options) -> bool {
+        proof(options, "GET", "http://127.0.0.1:9000/protected?x=1", 0).is_err()
     }
 }
