@@ -92,6 +92,16 @@ impl Claims {
         self.all().get(name)
     }
 
+    /// Whether the token is for one of `organizations`: an `org_...` entry equal to `org_id`, another equal to
+    /// `org_name` without regard to case (Auth0 keeps organization names in lower case).
+    pub fn in_organization(&self, organizations: &[impl AsRef<str>]) -> bool {
+        let (org_id, org_name) = (self.str_claim("org_id"), self.str_claim("org_name"));
+        organizations.iter().map(AsRef::as_ref).any(|org| match org.strip_prefix("org_") {
+            Some(_) => org_id == Some(org),
+            None => org_name.is_some_and(|name| name.eq_ignore_ascii_case(org)),
+        })
+    }
+
     /// A claim that is a JSON string; `None` when it is absent or of another type.
     pub fn str_claim(&self, name: &str) -> Option<&str> {
         self.all().get(name).and_then(Value::as_str)
@@ -145,17 +155,37 @@ pub struct Requirement {
     pub grants: &'static [&'static str],
     /// Where they are looked for.
     pub source: GrantSource,
+    /// The Auth0 Organizations the route is for (any one of them), as `AUTH0_ORGANIZATIONS` names them:
+    /// `org_...` ids match `org_id`, other entries `org_name`. Empty: any organization, or none.
+    pub organizations: &'static [&'static str],
 }
 
 impl Requirement {
     /// Every one of `grants`, from `scope` or `permissions`.
     pub const fn all_of(grants: &'static [&'static str]) -> Self {
-        Self { rule: Match::AllOf, grants, source: GrantSource::ScopeOrPermissions }
+        Self { rule: Match::AllOf, grants, source: GrantSource::ScopeOrPermissions, organizations: &[] }
     }
 
     /// At least one of `grants`, from `scope` or `permissions`.
     pub const fn any_of(grants: &'static [&'static str]) -> Self {
-        Self { rule: Match::AnyOf, grants, source: GrantSource::ScopeOrPermissions }
+        Self { rule: Match::AnyOf, grants, source: GrantSource::ScopeOrPermissions, organizations: &[] }
+    }
+
+    /// The same requirement, for tokens of one of `organizations` only (a token of another, or of none, is
+    /// 403 `organization_not_allowed`).
+    pub const fn in_organizations(self, organizations: &'static [&'static str]) -> Self {
+        Self { organizations, ..self }
+    }
+
+    /// Why `claims` do not satisfy it, if they do not: the organization first, then the grants.
+    pub fn check(&self, claims: &Claims) -> Result<(), crate::error::AuthError> {
+        if !self.organizations.is_empty() && !claims.in_organization(self.organizations) {
+            return Err(crate::error::AuthError::OrganizationNotAllowed);
+        }
+        if !self.grants_are_met_by(claims) {
+            return Err(crate::error::AuthError::InsufficientScope(*self));
+        }
+        Ok(())
     }
 
     /// The same requirement, looked for in `source` only.
@@ -163,8 +193,16 @@ impl Requirement {
         Self { source, ..self }
     }
 
-    /// Whether `claims` satisfy it.
+    /// Whether `claims` satisfy it: organization and grants.
     pub fn is_met_by(&self, claims: &Claims) -> bool {
+        self.check(claims).is_ok()
+    }
+
+    /// Whether `claims` hold its grants (no grants: yes).
+    fn grants_are_met_by(&self, claims: &Claims) -> bool {
+        if self.grants.is_empty() {
+            return true;
+        }
         let mut granted = self.grants.iter().map(|grant| claims.has_grant(self.source, grant));
         match self.rule {
             Match::AllOf => granted.all(|ok| ok),
@@ -271,6 +309,28 @@ mod tests {
         let claims = grants();
         assert!(!Requirement::all_of(&["read"]).is_met_by(&claims));
         assert!(!Requirement::all_of(&["READ:MESSAGES"]).is_met_by(&claims));
+    }
+
+    #[test]
+    fn a_route_for_some_organizations_refuses_the_others_before_its_grants() {
+        use crate::error::AuthError;
+        let acme = Requirement::all_of(&["read:reports"]).in_organizations(&["org_abc123", "Acme"]);
+        let member = claims(json!({"org_id": "org_abc123", "scope": "read:reports"}));
+        assert_eq!(acme.check(&member), Ok(()));
+        assert_eq!(acme.check(&claims(json!({"org_name": "acme", "scope": "read:reports"}))), Ok(()));
+        assert_eq!(acme.check(&claims(json!({"org_id": "org_abc123"}))), Err(AuthError::InsufficientScope(acme)));
+        for other in [
+            json!({"org_id": "org_other", "scope": "read:reports"}),
+            json!({"scope": "read:reports"}),
+            json!({"org_name": "org_abc123", "scope": "read:reports"}),
+        ] {
+            assert_eq!(acme.check(&claims(other.clone())), Err(AuthError::OrganizationNotAllowed), "{other}");
+            assert!(!acme.is_met_by(&claims(other)));
+        }
+        // An organization alone, without grants.
+        let only = Requirement::all_of(&[]).in_organizations(&["org_abc123"]);
+        assert_eq!(only.check(&member), Ok(()));
+        assert_eq!(only.check(&claims(json!({}))), Err(AuthError::OrganizationNotAllowed));
     }
 
     #[test]

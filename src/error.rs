@@ -44,6 +44,8 @@ pub enum AuthError {
     InvalidProof(&'static str),
     /// The DPoP proof lacks the server's current nonce (RFC 9449 §9); the answer carries one in `DPoP-Nonce`.
     NonceRequired,
+    /// The token is valid but not for an organization the route is for (`403`).
+    OrganizationNotAllowed,
     /// The token is valid but lacks what the route requires (`403`).
     InsufficientScope(Requirement),
     /// The issuer's keys cannot be fetched now (`503`): a fault on our side, not the token's.
@@ -78,6 +80,7 @@ impl AuthError {
             Self::WrongOrganization => "invalid_organization",
             Self::InvalidProof(_) => "invalid_dpop_proof",
             Self::NonceRequired => "use_dpop_nonce",
+            Self::OrganizationNotAllowed => "organization_not_allowed",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::KeysUnavailable { .. } => "jwks_unavailable",
             Self::ReplayCheckUnavailable { .. } => "replay_check_unavailable",
@@ -100,6 +103,7 @@ impl AuthError {
             Self::MissingClaim => "token lacks a claim this API requires",
             Self::WrongOrganization => "token is not for an organization this API accepts",
             Self::NonceRequired => "the DPoP proof must carry the nonce this API sends in DPoP-Nonce",
+            Self::OrganizationNotAllowed => "the token is not for an organization this endpoint serves",
             Self::InsufficientScope(_) => "the token does not grant what this endpoint requires",
             Self::KeysUnavailable { .. } => "the issuer's signing keys cannot be fetched right now; retry later",
             Self::ReplayCheckUnavailable { .. } => {
@@ -112,7 +116,7 @@ impl AuthError {
     /// cannot be had.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::OrganizationNotAllowed => StatusCode::FORBIDDEN,
             Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }

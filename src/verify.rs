@@ -217,15 +217,8 @@ impl Verifier {
         if !self.policy.required_claims.iter().all(|name| present(name)) {
             return Err(AuthError::MissingClaim);
         }
-        if !self.policy.organizations.is_empty() {
-            let (org_id, org_name) = (claims.str_claim("org_id"), claims.str_claim("org_name"));
-            let member = self.policy.organizations.iter().any(|org| match org.strip_prefix("org_") {
-                Some(_) => org_id == Some(org.as_str()),
-                None => org_name.is_some_and(|name| name.eq_ignore_ascii_case(org)),
-            });
-            if !member {
-                return Err(AuthError::WrongOrganization);
-            }
+        if !self.policy.organizations.is_empty() && !claims.in_organization(&self.policy.organizations) {
+            return Err(AuthError::WrongOrganization);
         }
         Ok(())
     }

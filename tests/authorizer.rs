@@ -395,3 +395,30 @@ async fn the_binary_refuses_bad_settings_at_cold_start_naming_the_variable() {
         "{logs:?}"
     );
 }
+
+/// A token granting `read:messages`, with these organization claims.
+fn organization_token(org: Value) -> String {
+    let mut claims = claims();
+    claims["scope"] = json!("read:messages");
+    for (name, value) in org.as_object().into_iter().flatten() {
+        claims[name] = value.clone();
+    }
+    format!("Bearer {}", mint(&claims))
+}
+
+#[tokio::test]
+async fn a_route_for_some_organizations_refuses_tokens_of_others() {
+    let authorizer =
+        authorizer_with(&[("AUTH0_AUTHORIZER_ROUTES", "GET /protected [org_abc123, acme] = read:messages")]);
+    for member in [json!({"org_id": "org_abc123"}), json!({"org_name": "ACME"})] {
+        let event = token_authorizer_event(&organization_token(member));
+        assert_eq!(authorize(&authorizer, &event).await.outcome, "ok");
+    }
+    for other in [json!({"org_id": "org_other"}), json!({}), json!({"org_name": "org_abc123"})] {
+        let decision = authorize(&authorizer, &token_authorizer_event(&organization_token(other))).await;
+        assert_eq!(decision.outcome, "organization_not_allowed");
+        // The token-wide policy denies the route.
+        let policy = decision.answer.unwrap();
+        assert_eq!(policy["policyDocument"]["Statement"][1]["Effect"], "Deny", "{policy}");
+    }
+}

@@ -189,7 +189,8 @@ proptest! {
         source in prop_oneof![Just(GrantSource::Scope), Just(GrantSource::Permissions), Just(GrantSource::ScopeOrPermissions)],
     ) {
         let grants: &'static [&'static str] = Box::leak(required.into_boxed_slice());
-        let requirement = Requirement { rule: if all { Match::AllOf } else { Match::AnyOf }, grants, source };
+        let requirement =
+            Requirement { rule: if all { Match::AllOf } else { Match::AnyOf }, grants, source, organizations: &[] };
         let granted = |scope: &[&str], permissions: &[&str]| {
             let claims = json!({"aud": AUDIENCE, "exp": NOW + 60, "scope": scope.join(" "), "permissions": permissions});
             verifier(false, 5).verify(&sign(&claims), NOW as u64).unwrap()

@@ -32,7 +32,7 @@ impl AuthError {
         match self {
             Self::MissingHeader | Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. } => None,
             Self::InvalidHeader(_) => Some("invalid_request"),
-            Self::InsufficientScope(_) => Some("insufficient_scope"),
+            Self::InsufficientScope(_) | Self::OrganizationNotAllowed => Some("insufficient_scope"),
             Self::InvalidProof(_) => Some("invalid_dpop_proof"),
             Self::NonceRequired => Some("use_dpop_nonce"),
             _ => Some("invalid_token"),

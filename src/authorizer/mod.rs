@@ -199,10 +199,7 @@ impl Authorizer {
             Err(error) => return decision(error.code(), Ok(self.refusal(kind, &arn, &error))),
         };
 
-        let refused = rule
-            .map(RouteRule::requirement)
-            .filter(|requirement| !requirement.is_met_by(&claims))
-            .map(AuthError::InsufficientScope);
+        let refused = rule.and_then(|rule| rule.requirement().check(&claims).err());
         let mut context = self.context(&claims);
         let answer = if kind == Kind::HttpV2 && self.settings.response == ResponseFormat::Simple {
             // A simple answer is about this route alone, and so is its reason.

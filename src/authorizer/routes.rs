@@ -4,7 +4,9 @@
 //! A rule is `METHOD /path = grants`: `read:reports admin` needs all of them, `read:reports | admin` any one.
 //! `ANY` matches every method; a `{param}` or `{proxy+}` segment becomes `*` in the policy, and IAM's `*`
 //! matches across `/`, so `GET /reports/{id}` also covers `/reports/7/comments`. Routes no rule covers need a
-//! valid token only.
+//! valid token only. Organizations in brackets limit a route to tokens of one of them (`org_...` ids match
+//! `org_id`, other names `org_name`): `GET /acme/reports [org_abc123, acme] = read:reports`, or with no
+//! grants after `=`.
 
 use crate::claims::{Claims, GrantSource, Match, Requirement};
 use crate::config::{ConfigError, invalid, var};
@@ -105,6 +107,18 @@ fn rule(entry: &str) -> Result<RouteRule, ConfigError> {
     let bad = |problem: String| invalid(var::AUTHORIZER_ROUTES, problem);
     let (route, grants) =
         entry.split_once('=').ok_or_else(|| bad(format!("`{entry}` must be `METHOD /path = grants`")))?;
+    let (route, organizations) = match route.split_once('[') {
+        None => (route, None),
+        Some((route, rest)) => {
+            let list = rest.trim().strip_suffix(']').ok_or_else(|| {
+                bad(format!(
+                    "`{}[{rest}`: organizations go in brackets before `=`, like `[org_abc123, acme]`",
+                    route.trim()
+                ))
+            })?;
+            (route, Some(organizations(list).map_err(|problem| bad(format!("`{}`: {problem}", route.trim())))?))
+        }
+    };
     let (method, path) = route
         .trim()
         .split_once(' ')
@@ -122,7 +136,12 @@ fn rule(entry: &str) -> Result<RouteRule, ConfigError> {
         paths.push(format!("{path_pattern}/"));
     }
     let patterns = methods.iter().flat_map(|method| paths.iter().map(move |path| format!("{method}{path}"))).collect();
-    let requirement = requirement(grants.trim()).map_err(|problem| bad(format!("`{}`: {problem}", route.trim())))?;
+    let requirement = match (grants.trim(), organizations) {
+        ("", Some(organizations)) => Requirement::all_of(&[]).in_organizations(organizations),
+        (grants, organizations) => requirement(grants)
+            .map(|requirement| requirement.in_organizations(organizations.unwrap_or_default()))
+            .map_err(|problem| bad(format!("`{}`: {problem}", route.trim())))?,
+    };
     // Read once per cold start and kept for the life of the process, as the routes of the API are.
     let key: &'static str = Box::leak(format!("{method} {path}").into_boxed_str());
     Ok(RouteRule { key, patterns, requirement })
@@ -160,6 +179,20 @@ fn path_pattern(path: &str) -> Result<String, String> {
     Ok(pattern)
 }
 
+/// `org_abc123, acme`: organization ids (`org_...`) and names, any one of which the token must be for.
+fn organizations(list: &str) -> Result<&'static [&'static str], String> {
+    let names: Vec<&str> = list.split([',', ' ']).map(str::trim).filter(|name| !name.is_empty()).collect();
+    if names.is_empty() {
+        return Err("`[]` names no organization".to_owned());
+    }
+    if let Some(name) = names.iter().find(|name| !name.bytes().all(|b| b.is_ascii_graphic() && !b"[]=;|".contains(&b)))
+    {
+        return Err(format!("`{name}` is not an organization id or name"));
+    }
+    // Read once per cold start and kept for the life of the process, as the grants are.
+    Ok(Box::leak(names.into_iter().map(|name| &*Box::leak(name.to_owned().into_boxed_str())).collect()))
+}
+
 /// `a b` (all of them) or `a | b` (any one), as a requirement on `scope` or `permissions`.
 fn requirement(text: &str) -> Result<Requirement, String> {
     let any_of = text.contains('|');
@@ -180,7 +213,7 @@ fn requirement(text: &str) -> Result<Requirement, String> {
     let grants: &'static [&'static str] =
         Box::leak(grants.into_iter().map(|grant| &*Box::leak(grant.to_owned().into_boxed_str())).collect());
     let rule = if any_of { Match::AnyOf } else { Match::AllOf };
-    Ok(Requirement { rule, grants, source: GrantSource::ScopeOrPermissions })
+    Ok(Requirement { rule, grants, source: GrantSource::ScopeOrPermissions, organizations: &[] })
 }
 
 /// Whether `text` matches the IAM resource pattern `pattern`, where `*` is any run of characters, `/` included.
@@ -309,6 +342,22 @@ mod tests {
         assert!(refused("GET /a = x y | z").contains("cannot be mixed"));
         assert!(refused("GET /a = \"x\"").contains("not a scope"));
         assert!(refused("GET /a = x; GET /a = x").contains("given twice"));
+        assert!(refused("GET /a [org_x = x").contains("in brackets"));
+        assert!(refused("GET /a [] = x").contains("names no organization"));
+        assert!(refused("GET /a [a|b] = x").contains("not an organization"));
+    }
+
+    #[test]
+    fn organizations_in_brackets_limit_a_route() {
+        let routes = table("GET /acme/reports [org_abc123, acme] = read:reports; GET /acme [acme] =");
+        let reports = routes.find("GET/acme/reports").unwrap();
+        assert_eq!(reports.key(), "GET /acme/reports");
+        let expected = Requirement::all_of(&["read:reports"]).in_organizations(&["org_abc123", "acme"]);
+        assert_eq!(reports.requirement(), expected);
+        assert_eq!(
+            routes.find("GET/acme").unwrap().requirement(),
+            Requirement::all_of(&[]).in_organizations(&["acme"])
+        );
     }
 
     #[test]

@@ -413,8 +413,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("key");
         let _ = std::fs::remove_file(&path);
-        let vars = [("AUTH0_AUDIENCE", "https://api.example.com"), ("AUTH0_CLIENT_SECRET", "a-secret-of-at-least-thirty-two-bytes-0123")];
-        let config = Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| (*v).to_owned())).unwrap();
+        let vars = [
+            ("AUTH0_AUDIENCE", "https://api.example.com"),
+            ("AUTH0_CLIENT_SECRET", "a-secret-of-at-least-thirty-two-bytes-0123"),
+        ];
+        let config =
+            Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, v)| (*v).to_owned()))
+                .unwrap();
         let options = Options { dpop_key: Some(path.clone()), ..Options::default() };
         let token = mint(&config, options, 1_800_000_000).unwrap();
         let key = dpop_key(&path, false).unwrap();
