@@ -142,6 +142,37 @@ fn expected(claims: &Value, issuers: bool, leeway: u64, now: i64) -> Option<&'st
     None
 }
 
+/// What a proof is checked against, owned.
+struct ProofRequest {
+    token: String,
+}
+
+impl ProofRequest {
+    fn expected(&self) -> auth0_lambda_api::dpop::Expected<'_> {
+        auth0_lambda_api::dpop::Expected {
+            method: "GET",
+            url: "https://api.example.com/protected",
+            token: &self.token,
+            algorithms: auth0_lambda_api::dpop::DEFAULT_ALGORITHMS,
+            max_age: 300,
+            leeway: 5,
+            now: NOW as u64,
+        }
+    }
+}
+
+/// One valid proof (the same for every case: ECDSA signatures are randomised) and its request.
+fn dpop_proof() -> (String, ProofRequest) {
+    static PROOF: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (proof, token) = PROOF.get_or_init(|| {
+        let key = auth0_lambda_api::dpop::client::ProofKey::generate();
+        let token =
+            sign(&json!({"sub": "auth0|1", "aud": AUDIENCE, "exp": NOW + 3600, "cnf": {"jkt": key.thumbprint()}}));
+        (key.proof("GET", "https://api.example.com/protected", &token, NOW as u64, "jti-1", None), token)
+    });
+    (proof.clone(), ProofRequest { token: token.clone() })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -175,6 +206,19 @@ proptest! {
         tampered[at] = replacement as u8;
         let tampered = String::from_utf8(tampered).unwrap();
         prop_assert!(verifier.verify(&tampered, NOW as u64).is_err(), "{tampered}");
+    }
+
+    /// Any one-character change of a valid DPoP proof makes it fail, before it could reach the replay cache.
+    #[test]
+    fn any_one_character_change_of_a_proof_fails(position in any::<prop::sample::Index>(), replacement in prop::char::range('!', '~')) {
+        let (proof, expected) = dpop_proof();
+        prop_assert!(auth0_lambda_api::dpop::proof::check(&proof, &expected.expected()).is_ok());
+        let at = position.index(proof.len());
+        prop_assume!(proof.as_bytes()[at] != replacement as u8);
+        let mut tampered = proof.into_bytes();
+        tampered[at] = replacement as u8;
+        let tampered = String::from_utf8(tampered).unwrap();
+        prop_assert!(auth0_lambda_api::dpop::proof::check(&tampered, &expected.expected()).is_err(), "{tampered}");
     }
 
     /// Granting more (scopes or permissions) never turns a met requirement into an unmet one.
