@@ -6,9 +6,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{HeaderMap, HeaderValue};
 
-use crate::claims::Claims;
+use crate::claims::{Binding, Claims};
 use crate::config::{Config, ConfigError};
-use crate::dpop::{self, Dpop, Mode, ProofHeader, ReplayTable, Target};
+use crate::dpop::{Dpop, Mode, ProofHeader, ReplayTable, Target};
 use crate::error::{AuthError, BEARER_SHAPE};
 use crate::jwks::{HttpJwksClient, KeyStore};
 use crate::key_source::{KeySource, Prefetch};
@@ -215,7 +215,7 @@ impl Authenticator {
     /// Authenticates a request from its `Authorization` header values, its `DPoP` proof header, and where
     /// it was sent: a Bearer token, or, when DPoP is on, a DPoP-bound token with its proof. A DPoP-bound
     /// token sent as Bearer, and a Bearer token sent with a proof, are refused (no downgrade). With DPoP off
-    /// the `DPoP` header is not read.
+    /// the `DPoP` header is not read, and a DPoP-bound token is refused all the same.
     pub async fn authenticate<'a>(
         &self,
         authorization: impl Iterator<Item = &'a [u8]>,
@@ -223,7 +223,14 @@ impl Authenticator {
         target: &Target<'_>,
     ) -> Result<Claims, AuthError> {
         let Some(dpop) = &self.dpop else {
-            return self.claims_for(bearer_in(authorization)?).await;
+            let claims = self.claims_for(bearer_in(authorization)?).await?;
+            // RFC 9449 §7.2: a DPoP-bound token is only good with a proof, which this API does not take.
+            if claims.binding() == Binding::Dpop {
+                return Err(AuthError::InvalidToken(
+                    "token is DPoP-bound, and this API does not take DPoP proofs (AUTH0_DPOP is off)",
+                ));
+            }
+            return Ok(claims);
         };
         match credential_in(authorization, self.schemes())? {
             (Scheme::Bearer, token) => {
@@ -231,7 +238,7 @@ impl Authenticator {
                     return Err(AuthError::InvalidHeader("a DPoP proof goes with Authorization: DPoP, not Bearer"));
                 }
                 let claims = self.claims_for(token).await?;
-                if dpop::is_bound(&claims) {
+                if claims.binding() != Binding::None {
                     return Err(AuthError::InvalidToken(
                         "token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
                     ));

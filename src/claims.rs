@@ -18,6 +18,20 @@ pub struct Claims {
     /// The claim set as the token sent it: a JSON object (verification checked that it parses as one).
     payload: Vec<u8>,
     all: OnceLock<Map<String, Value>>,
+    /// What the token's `cnf` claim binds it to, read during verification.
+    binding: Binding,
+}
+
+/// What a token is bound to (its `cnf` claim, RFC 7800): whoever presents it must prove it holds that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Binding {
+    /// No `cnf` (or `null`): a bearer token.
+    #[default]
+    None,
+    /// `cnf.jkt`: a DPoP key (RFC 9449 §6.1).
+    Dpop,
+    /// Another confirmation method (an mTLS certificate's `x5t#S256`, RFC 8705, or one unknown here).
+    Other,
 }
 
 impl PartialEq for Claims {
@@ -116,7 +130,18 @@ impl Claims {
 
     /// Claims whose registered time claims were read by verification from `payload`, a JSON object.
     pub(crate) fn new(exp: i64, nbf: Option<i64>, iat: Option<i64>, payload: Vec<u8>) -> Self {
-        Self { exp, nbf, iat, payload, all: OnceLock::new() }
+        Self { exp, nbf, iat, payload, all: OnceLock::new(), binding: Binding::None }
+    }
+
+    /// The same claims with the binding verification read from `cnf`.
+    pub(crate) fn with_binding(mut self, binding: Binding) -> Self {
+        self.binding = binding;
+        self
+    }
+
+    /// What the token is bound to.
+    pub fn binding(&self) -> Binding {
+        self.binding
     }
 
     /// Who to greet: `email`, else the custom claim named by `email_claim` (Auth0 access tokens carry the
@@ -198,10 +223,10 @@ impl Requirement {
         self.check(claims).is_ok()
     }
 
-    /// Whether `claims` hold its grants (no grants: yes).
+    /// Whether `claims` hold its grants: all of none is met, any of none is not.
     fn grants_are_met_by(&self, claims: &Claims) -> bool {
         if self.grants.is_empty() {
-            return true;
+            return self.rule == Match::AllOf;
         }
         let mut granted = self.grants.iter().map(|grant| claims.has_grant(self.source, grant));
         match self.rule {
@@ -331,6 +356,9 @@ mod tests {
         let only = Requirement::all_of(&[]).in_organizations(&["org_abc123"]);
         assert_eq!(only.check(&member), Ok(()));
         assert_eq!(only.check(&claims(json!({}))), Err(AuthError::OrganizationNotAllowed));
+        // Any one of no grants is never met, organization or not.
+        assert!(!Requirement::any_of(&[]).is_met_by(&member));
+        assert!(!Requirement::any_of(&[]).in_organizations(&["org_abc123"]).is_met_by(&member));
     }
 
     #[test]

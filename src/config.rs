@@ -388,6 +388,12 @@ impl Config {
             metrics = self.metrics.is_some(),
             "configuration"
         );
+        if self.dpop.mode != crate::dpop::Mode::Off && self.dpop.replay_table.is_none() {
+            tracing::warn!(
+                "DPoP is on without AUTH0_DPOP_REPLAY_TABLE: each instance catches the proofs replayed to it, not \
+                 those replayed to another instance"
+            );
+        }
     }
 
     /// The token policy this configuration describes.

@@ -53,8 +53,9 @@ pub enum AuthError {
         /// Seconds until a retry can succeed, sent as `Retry-After`.
         retry_after: u64,
     },
-    /// Whether a DPoP proof was used before cannot be known now (`503`): the replay cache is full of live
-    /// proofs. Never an acceptance: a replay must not pass for want of an answer.
+    /// Whether a DPoP proof was used before cannot be known now (`503`): the replay table did not answer, or
+    /// the instance's cache is full of live proofs. Never an acceptance: a replay must not pass for want of an
+    /// answer.
     ReplayCheckUnavailable {
         /// Seconds until a retry can succeed, sent as `Retry-After`.
         retry_after: u64,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Number;
 
-use crate::claims::Claims;
+use crate::claims::{Binding, Claims};
 use crate::error::AuthError;
 use crate::key::VerifyingKey;
 
@@ -170,8 +170,8 @@ impl Verifier {
         let payload = decode_segment(token.payload, &mut [])?.into_owned();
         let registered = Registered::read(&payload)?;
         self.check_claims(&registered, now)?;
-        let Registered { exp, nbf, iat, .. } = registered;
-        let claims = Claims::new(exp, nbf, iat, payload);
+        let Registered { exp, nbf, iat, binding, .. } = registered;
+        let claims = Claims::new(exp, nbf, iat, payload).with_binding(binding);
         self.check_configured_claims(&claims)?;
         Ok(claims)
     }
@@ -245,6 +245,8 @@ struct Registered<'a> {
     iss: Option<Cow<'a, str>>,
     /// `aud`, whether the token sent one string or an array.
     aud: Vec<Cow<'a, str>>,
+    /// What `cnf` binds the token to.
+    binding: Binding,
 }
 
 /// The registered claims as they are in the JSON, before their types are checked.
@@ -258,6 +260,7 @@ struct RawRegistered<'a> {
     scope: Option<Claim<'a>>,
     permissions: Option<Claim<'a>>,
     aud: Option<Claim<'a>>,
+    cnf: Option<Binding>,
 }
 
 /// Reads a JSON object (an array is refused), picks out the registered claims, and reads every other value in
@@ -279,6 +282,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawRegistered<'a> {
                 let mut raw = RawRegistered::default();
                 while let Some(name) = map.next_key::<Claim<'a>>()? {
                     let Claim::Text(name) = name else { return Err(serde::de::Error::custom("a key is a string")) };
+                    if name == "cnf" {
+                        if raw.cnf.is_some() {
+                            return Err(serde::de::Error::custom("a registered claim appears twice"));
+                        }
+                        raw.cnf = Some(map.next_value::<Confirmation>()?.0);
+                        continue;
+                    }
                     let slot = match name.as_ref() {
                         "exp" => &mut raw.exp,
                         "nbf" => &mut raw.nbf,
@@ -328,7 +338,67 @@ impl<'a> Registered<'a> {
             Some(Claim::Texts(many)) => many,
             Some(_) => return Err(AuthError::InvalidToken("aud must be a string or an array of strings")),
         };
-        Ok(Self { exp, nbf, iat, iss, aud })
+        Ok(Self { exp, nbf, iat, iss, aud, binding: raw.cnf.unwrap_or_default() })
+    }
+}
+
+/// The `cnf` claim (RFC 7800), read for what it binds the token to: a `jkt` member is a DPoP key; any other
+/// object or value is another binding; `null` none. Read in full, as every claim is.
+struct Confirmation(Binding);
+
+impl<'de> Deserialize<'de> for Confirmation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Confirmation;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_unit<E>(self) -> Result<Confirmation, E> {
+                Ok(Confirmation(Binding::None))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Confirmation, A::Error> {
+                let mut binding = Binding::Other;
+                while let Some(name) = map.next_key::<Claim<'de>>()? {
+                    map.next_value::<Claim<'de>>()?;
+                    if matches!(&name, Claim::Text(name) if name == "jkt") {
+                        binding = Binding::Dpop;
+                    }
+                }
+                Ok(Confirmation(binding))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Confirmation, A::Error> {
+                while seq.next_element::<Claim<'de>>()?.is_some() {}
+                Ok(Confirmation(Binding::Other))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Confirmation, E> {
+                Ok(Confirmation(Binding::Other))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Confirmation, E> {
+                Ok(Confirmation(Binding::Other))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Confirmation, E> {
+                Ok(Confirmation(Binding::Other))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Confirmation, E> {
+                Ok(Confirmation(Binding::Other))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<Confirmation, E> {
+                Ok(Confirmation(Binding::Other))
+            }
+        }
+
+        deserializer.deserialize_any(Members)
     }
 }
 

@@ -1,6 +1,7 @@
 //! DPoP (RFC 9449) through both front doors: DPoP-bound tokens with their proofs, every rule a proof must
 //! keep, no downgrade either way, replays, server nonces, the challenges, the public URL, the settings.
 
+mod jwks_server;
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,6 +103,60 @@ async fn a_dpop_bound_token_with_a_valid_proof_is_accepted_on_both_payloads() {
     let url = "HTTPS://ABC123DEFG.execute-api.us-east-1.amazonaws.com:443/protected";
     let answer = call(&app, &v2_event(&format!("dpop {token}"), &[&proof(&key, url, &token)])).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+/// A proof signed by `key` (any algorithm jsonwebtoken signs) for `GET` [`V2_URL`] with `token`.
+fn proof_by(key: &jwks_server::SigningKey, token: &str) -> String {
+    let mut jwk = key.jwk();
+    for member in ["kid", "use", "alg"] {
+        jwk.as_object_mut().unwrap().remove(member);
+    }
+    key.sign_with_header(&proof_claims(token), |header| {
+        header.typ = Some("dpop+jwt".into());
+        header.kid = None;
+        header.jwk = Some(serde_json::from_value(jwk).unwrap());
+    })
+}
+
+/// RFC 7638's thumbprint of `key`, computed from its JWK independently of the function.
+fn thumbprint_of(key: &jwks_server::SigningKey) -> String {
+    let jwk = key.jwk();
+    let required: &[&str] = match jwk["kty"].as_str().unwrap() {
+        "RSA" => &["e", "kty", "n"],
+        "EC" => &["crv", "kty", "x", "y"],
+        _ => &["crv", "kty", "x"],
+    };
+    let canonical: serde_json::Map<String, Value> =
+        required.iter().map(|name| ((*name).to_owned(), jwk[*name].clone())).collect();
+    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, serde_json::to_string(&canonical).unwrap().as_bytes()))
+}
+
+#[tokio::test]
+async fn proofs_of_every_asymmetric_algorithm_are_accepted() {
+    let app = dpop_app(&[]);
+    for key in [
+        jwks_server::SigningKey::es256("p"),
+        jwks_server::SigningKey::eddsa("p"),
+        jwks_server::SigningKey::rsa("rsa-primary", "p", Algorithm::RS256),
+        jwks_server::SigningKey::rsa("rsa-rotated", "p", Algorithm::PS256),
+    ] {
+        let mut claims = claims();
+        claims["cnf"] = json!({"jkt": thumbprint_of(&key)});
+        let token = mint(&claims);
+        let answer = dpop_call(&app, &token, &[&proof_by(&key, &token)]).await;
+        assert_eq!(answer.status, 200, "{:?}: {}", key.alg, answer.body);
+        // The same key under another algorithm of its family is refused.
+        if key.alg == Algorithm::RS256 {
+            let mut claims = self::claims();
+            claims["cnf"] = json!({"jkt": thumbprint_of(&key)});
+            let token = mint(&claims);
+            let mut header = serde_json::from_slice::<Value>(&base64_part(&proof_by(&key, &token), 0)).unwrap();
+            header["alg"] = json!("PS256");
+            let relabelled =
+                format!("{}.{}", b64(header.to_string()), proof_by(&key, &token).split_once('.').unwrap().1);
+            assert_refused(&dpop_call(&app, &token, &[&relabelled]).await, "DPoP proof signature is invalid");
+        }
+    }
 }
 
 #[tokio::test]
@@ -288,6 +343,28 @@ async fn the_challenges_follow_the_mode() {
     assert_eq!(answer.header("www-authenticate").matches("realm=").count(), 1);
     let plain = mint(&claims());
     assert_eq!(call(&off, &v2_event(&format!("Bearer {plain}"), &["x.y.z"])).await.status, 200);
+    // Off, a DPoP-bound token is still no Bearer token (RFC 9449 §7.2); one bound to an mTLS certificate is
+    // taken as before.
+    let answer = call(&off, &v2_event(&format!("Bearer {token}"), &[])).await;
+    assert_eq!((answer.status.as_u16(), answer.code().as_str()), (401, "invalid_token"));
+    assert_eq!(
+        answer.json()["description"],
+        "token is DPoP-bound, and this API does not take DPoP proofs (AUTH0_DPOP is off)"
+    );
+    let mut mtls = claims();
+    mtls["cnf"] = json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"});
+    assert_eq!(call(&off, &v2_event(&format!("Bearer {}", mint(&mtls)), &[])).await.status, 200);
+    // The claim's name is read as JSON, escapes and all.
+    let payload = format!(
+        r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"\u0063nf":{{"\u006akt":"{}"}}}}"#,
+        now() + 3600,
+        key.thumbprint()
+    );
+    let input = format!("{}.{}", b64(r#"{"alg":"HS256"}"#), b64(payload));
+    let secret = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
+    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &secret, Algorithm::HS256).unwrap();
+    let answer = call(&off, &v2_event(&format!("Bearer {input}.{signature}"), &[])).await;
+    assert_eq!(answer.code(), "invalid_token", "{}", answer.body);
     // A 403 is told in the challenge of the scheme used.
     let answer = call(
         &dpop_app(&[]),
@@ -451,17 +528,47 @@ async fn the_authorizer_checks_proofs_on_request_events() {
     assert_eq!(decision.outcome, "ok");
     let decision = authorize(&authorizer, &v2(&self::proof(&key, V1_URL, &token))).await;
     assert_eq!(decision.outcome, "invalid_dpop_proof", "another URL");
-    assert_eq!(decision.answer.unwrap()["isAuthorized"], false);
+    let answer = decision.answer.unwrap();
+    assert_eq!(answer["isAuthorized"], false);
+    assert_eq!(answer["context"]["description"], "DPoP proof htu is not the request's URL");
+    // Its replay cache is the API's: a proof used once is refused, with its reason.
+    let used = self::proof(&key, V2_URL, &token);
+    assert_eq!(authorize(&authorizer, &v2(&used)).await.outcome, "ok");
+    let answer = authorize(&authorizer, &v2(&used)).await.answer.unwrap();
+    assert_eq!(answer["context"]["description"], "DPoP proof was used before (jti)");
     // A REST API lists repeated headers in multiValueHeaders.
     let mut two = rest_request_event(headers(&self::proof(&key, V1_URL, &token)));
-    two["multiValueHeaders"] = json!({"Authorization": [format!("DPoP {token}")], "Host": [host], "DPoP": [self::proof(&key, V1_URL, &token), self::proof(&key, V1_URL, &token)]});
-    assert_eq!(authorize(&authorizer, &two).await.outcome, "invalid_dpop_proof");
+    let (first, second) = (self::proof(&key, V1_URL, &token), self::proof(&key, V1_URL, &token));
+    two["multiValueHeaders"] =
+        json!({"Authorization": [format!("DPoP {token}")], "Host": [host], "DPoP": [first, second]});
+    two["type"] = json!("REQUEST");
+    two["version"] = json!("1.0");
+    let answer = authorize(&authorizer, &two).await.answer.unwrap();
+    assert_eq!(answer["context"]["description"], "only one DPoP proof header is allowed");
     // A TOKEN authorizer sees no DPoP header.
     let decision = authorize(&authorizer, &token_authorizer_event(&format!("DPoP {token}"))).await;
     assert_eq!(decision.outcome, "invalid_dpop_proof");
+    assert_eq!(decision.answer.unwrap_err().error_type, "Unauthorized");
     // Bearer still works, and a bound token is no Bearer token.
     let decision = authorize(&authorizer, &token_authorizer_event(&format!("Bearer {}", mint(&claims())))).await;
     assert_eq!(decision.outcome, "ok");
     let decision = authorize(&authorizer, &token_authorizer_event(&format!("Bearer {token}"))).await;
     assert_eq!(decision.outcome, "invalid_token");
+}
+
+#[test]
+fn behind_a_base_path_the_public_url_and_the_route_make_htu_whichever_path_api_gateway_hands_on() {
+    use auth0_lambda_api::dpop::{Dpop, Settings, Target};
+    let vars =
+        [env(), vec![("AUTH0_DPOP", "allowed"), ("AUTH0_DPOP_PUBLIC_URL", "https://api.example.com/v1")]].concat();
+    let config = Config::from_lookup(lookup(&vars)).unwrap();
+    let dpop = Dpop::new(&config.dpop, 5).unwrap();
+    let target =
+        |route_path| Target { method: "GET", scheme: None, host: Some("x"), path: "/prod/protected", route_path };
+    for route_path in ["/protected", "/v1/protected"] {
+        assert_eq!(dpop.url(&target(route_path)).unwrap(), "https://api.example.com/v1/protected", "{route_path}");
+    }
+    assert_eq!(dpop.url(&target("/v1x/protected")).unwrap(), "https://api.example.com/v1/v1x/protected");
+    let root = Settings { public_url: Some("https://api.example.com".into()), ..config.dpop.clone() };
+    assert_eq!(Dpop::new(&root, 5).unwrap().url(&target("/protected")).unwrap(), "https://api.example.com/protected");
 }

@@ -29,17 +29,22 @@ fn table_at(loader: aws_config::ConfigLoader) -> ReplayTable {
 }
 
 #[tokio::test]
-async fn a_proof_is_recorded_once_until_it_expires() {
+async fn a_proof_is_recorded_once_across_instances_until_it_expires() {
     let moto = Moto::start();
     moto.create_replay_table(TABLE).await;
-    let table = table_at(moto.loader());
+    let (one, another) = (table_at(moto.loader()), table_at(moto.loader()));
     let now = support::now();
     let id = proof_id("thumbprint", "jti-1");
-    assert_eq!(table.record(&id, now + 300, now).await, Ok(true));
-    assert_eq!(table.record(&id, now + 300, now + 1).await, Ok(false));
-    assert_eq!(table.record(&proof_id("thumbprint", "jti-2"), now + 300, now).await, Ok(true));
+    assert_eq!(one.record(&id, now + 300, now).await, Ok(true));
+    assert_eq!(another.record(&id, now + 300, now + 1).await, Ok(false), "a replay to another instance");
+    assert_eq!(another.record(&id, now + 300, now + 300).await, Ok(false), "live through its last second");
+    assert_eq!(another.record(&proof_id("thumbprint", "jti-2"), now + 300, now).await, Ok(true));
+    assert_eq!(another.record(&proof_id("another key", "jti-1"), now + 300, now).await, Ok(true));
+    // A write of this instance whose answer was lost (the SDK's retry, the client's retry after a 503) is
+    // its own, not a replay: the instance's cache decides repeats before the table is asked.
+    assert_eq!(one.record(&id, now + 300, now + 2).await, Ok(true));
     // Once its proof has expired an item no longer counts, whenever TTL deletes it.
-    assert_eq!(table.record(&id, now + 900, now + 301).await, Ok(true));
+    assert_eq!(another.record(&id, now + 900, now + 301).await, Ok(true));
 }
 
 #[tokio::test]
@@ -156,4 +161,25 @@ async fn a_table_that_gives_no_answer_is_a_503_and_the_proof_stays_usable() {
     let bearer = format!("Bearer {}", support::mint(&support::claims()));
     let event = support::with_authorization(support::event("v2-protected-no-token"), Some(&bearer));
     assert_eq!(emulator.invoke(event).await.unwrap()["statusCode"], 200);
+}
+
+#[tokio::test]
+async fn the_authorizer_answers_a_table_that_gives_no_answer_with_a_function_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let aws = vec![
+        ("AWS_ENDPOINT_URL", format!("http://{closed}")),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+    ];
+    let emulator = Emulator::start_binary(&emulator::authorizer_binary(), &env(&aws)).await;
+    let key = ProofKey::generate();
+    let token = bound_token(&key);
+    let proof = key.proof("GET", URL, &token, support::now(), "proof-authorizer", None);
+    let event = json!({
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/GET/protected",
+        "headers": {"Authorization": format!("DPoP {token}"), "DPoP": proof, "Host": "api.example.com"},
+    });
+    let error = emulator.invoke(event).await.unwrap_err();
+    assert!(error.contains("ReplayCheckUnavailable"), "{error}");
 }

@@ -4,7 +4,8 @@
 //! The token is verified by the core exactly as the API front door does it; what differs is the answer. A
 //! missing or invalid credential is the error `Unauthorized` for REST APIs (API Gateway's 401) and a denial
 //! for HTTP APIs (which have no 401 from an authorizer: 403); a valid token without a route's grants is a
-//! denial (403) everywhere; keys that cannot be fetched are a function error (API Gateway's 500). IAM
+//! denial (403) everywhere; keys that cannot be fetched, or a DPoP replay check that cannot be made, are a
+//! function error (API Gateway's 500). IAM
 //! policies cover every route for the token (allow the stage, deny each route whose grants it lacks), so an
 //! answer API Gateway caches under the token alone never admits it to a route it does not grant.
 
@@ -191,6 +192,10 @@ impl Authorizer {
             Ok(claims) => claims,
             Err(error @ AuthError::KeysUnavailable { .. }) => {
                 return decision(error.code(), Err(failure("KeysUnavailable", error.description())));
+            }
+            // Our fault, not the token's: API Gateway's 500 (the template's Gateway Response makes it 503).
+            Err(error @ AuthError::ReplayCheckUnavailable { .. }) => {
+                return decision(error.code(), Err(failure("ReplayCheckUnavailable", error.description())));
             }
             Err(error) if kind.has_unauthorized() => {
                 // API Gateway answers 401 only for this exact message.

@@ -80,8 +80,12 @@ impl ProofKey {
     /// A JWT with this header and these claims, signed with the key (ES256) whatever the header says: for
     /// proofs that break a rule on purpose.
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let signing_input =
-            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        self.sign_bytes(header.to_string().as_bytes(), claims.to_string().as_bytes())
+    }
+
+    /// [`ProofKey::sign`] over the exact bytes of a header and a claim set, which need not be valid JSON.
+    pub fn sign_bytes(&self, header: &[u8], claims: &[u8]) -> String {
+        let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
         let signature = self
             .pair
             .sign(&SystemRandom::new(), signing_input.as_bytes())

@@ -362,9 +362,20 @@ impl Dpop {
 
     /// The `htu` a proof for `target` must have: the public URL plus the route's path, or the URL the
     /// request was sent to.
-    fn url(&self, target: &Target<'_>) -> Option<String> {
+    pub fn url(&self, target: &Target<'_>) -> Option<String> {
         match &self.settings.public_url {
-            Some(base) => normalize_url(&format!("{base}{}", target.route_path)),
+            Some(base) => {
+                // Behind a base path mapping (`https://api.example.com/v1`) API Gateway may hand the path on
+                // with the base path in it, or without: either way the URL is the base plus the route.
+                let authority_and_path = base.split_once("://").map_or(base.as_str(), |(_, rest)| rest);
+                let base_path = authority_and_path.find('/').map_or("", |at| &authority_and_path[at..]);
+                let route = target
+                    .route_path
+                    .strip_prefix(base_path)
+                    .filter(|rest| !base_path.is_empty() && (rest.is_empty() || rest.starts_with('/')))
+                    .unwrap_or(target.route_path);
+                normalize_url(&format!("{base}{route}"))
+            }
             None => {
                 let scheme = target.scheme.unwrap_or("https");
                 normalize_url(&format!("{scheme}://{}{}", target.host?, target.path))
@@ -376,10 +387,4 @@ impl Dpop {
 /// The token's `cnf.jkt`: the thumbprint of the key it is bound to (RFC 9449 §6.1).
 pub fn bound_key(claims: &Claims) -> Option<&str> {
     claims.get("cnf")?.get("jkt")?.as_str()
-}
-
-/// Whether the token is bound to a key: a `cnf` claim of any shape makes it so, so that a token bound by a
-/// confirmation method this API does not check is never accepted as a plain Bearer token.
-pub fn is_bound(claims: &Claims) -> bool {
-    claims.get("cnf").is_some_and(|cnf| !cnf.is_null())
 }

@@ -107,8 +107,11 @@ pub fn check(proof: &str, expected: &Expected<'_>) -> Result<Proof, AuthError> {
         return Err(refuse("DPoP proof is not a JWT"));
     };
     let decode = |segment: &str| URL_SAFE_NO_PAD.decode(segment).map_err(|_| refuse("DPoP proof is not a JWT"));
-    let header: Header =
-        serde_json::from_slice(&decode(header)?).map_err(|_| refuse("DPoP proof header cannot be read"))?;
+    // serde reads a struct from a JSON array too; a JOSE header and a claim set are objects (RFC 7515 §4).
+    let object = |json: Vec<u8>| json.trim_ascii_start().starts_with(b"{").then_some(json);
+    let header: Header = object(decode(header)?)
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or(refuse("DPoP proof header cannot be read"))?;
 
     let typ_ok = header.typ.as_deref().is_some_and(|typ| typ.eq_ignore_ascii_case("dpop+jwt"));
     if !typ_ok {
@@ -136,8 +139,9 @@ pub fn check(proof: &str, expected: &Expected<'_>) -> Result<Proof, AuthError> {
         return Err(refuse("DPoP proof signature is invalid"));
     }
 
-    let claims: Claims =
-        serde_json::from_slice(&decode(payload)?).map_err(|_| refuse("DPoP proof claims cannot be read"))?;
+    let claims: Claims = object(decode(payload)?)
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or(refuse("DPoP proof claims cannot be read"))?;
     let jti = claims.jti.filter(|jti| !jti.is_empty()).ok_or(refuse("DPoP proof has no jti"))?;
     if jti.len() > MAX_JTI_BYTES {
         return Err(refuse("DPoP proof jti is too long"));
@@ -244,6 +248,110 @@ pub fn normalize_url(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dpop::client::ProofKey;
+    use serde_json::{Value, json};
+
+    const NOW: u64 = 1_800_000_000;
+    const URL: &str = "https://api.example.com/protected";
+    const TOKEN: &str = "a.b.c";
+
+    fn expected() -> Expected<'static> {
+        Expected {
+            method: "GET",
+            url: URL,
+            token: TOKEN,
+            algorithms: crate::dpop::DEFAULT_ALGORITHMS,
+            max_age: 300,
+            leeway: 5,
+            now: NOW,
+        }
+    }
+
+    fn jwk(value: Value) -> Jwk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn the_thumbprint_is_rfc_7638_s_example() {
+        // RFC 7638 §3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let key = jwk(json!({"kty": "RSA", "n": n, "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"}));
+        let (_, thumbprint) = public_key(&key, Algorithm::RS256).unwrap();
+        assert_eq!(thumbprint, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn an_ec_thumbprint_is_the_hash_of_the_sorted_required_members() {
+        let key = ProofKey::generate();
+        let members = key.jwk();
+        // serde_json's map keeps its keys sorted: the RFC 7638 canonical form, made independently.
+        let canonical =
+            serde_json::to_string(&json!({"crv": "P-256", "kty": "EC", "x": members["x"], "y": members["y"]})).unwrap();
+        let independent = URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()));
+        let mut with_extras = members.clone();
+        with_extras["kid"] = json!("k1");
+        with_extras["use"] = json!("sig");
+        assert_eq!(public_key(&jwk(with_extras), Algorithm::ES256).unwrap().1, independent);
+        assert_eq!(key.thumbprint(), independent);
+    }
+
+    fn proof_at(iat: i64) -> String {
+        let key = ProofKey::generate();
+        let ath = URL_SAFE_NO_PAD.encode(digest(&SHA256, TOKEN.as_bytes()));
+        let claims = json!({"jti": "j", "htm": "GET", "htu": URL, "iat": iat, "ath": ath});
+        key.sign(&json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()}), &claims)
+    }
+
+    #[test]
+    fn iat_is_accepted_from_max_age_plus_leeway_ago_to_leeway_ahead() {
+        let now = NOW as i64;
+        for (iat, accepted) in [(now - 305, true), (now - 306, false), (now + 5, true), (now + 6, false), (now, true)] {
+            assert_eq!(check(&proof_at(iat), &expected()).is_ok(), accepted, "iat {}", iat - now);
+        }
+        let proof = check(&proof_at(now - 100), &expected()).unwrap();
+        assert_eq!(proof.valid_until, NOW + 205, "remembered until the last second it is accepted");
+    }
+
+    #[test]
+    fn a_header_or_claim_set_that_is_not_one_object_is_refused() {
+        let key = ProofKey::generate();
+        let ath = URL_SAFE_NO_PAD.encode(digest(&SHA256, TOKEN.as_bytes()));
+        let claims = json!({"jti": "j", "htm": "GET", "htu": URL, "iat": NOW, "ath": ath});
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()});
+        assert!(check(&key.sign(&header, &claims), &expected()).is_ok());
+        // The same members, as an array in struct order.
+        let array_header = json!(["dpop+jwt", "ES256", key.jwk(), null]);
+        assert_eq!(
+            check(&key.sign(&array_header, &claims), &expected()),
+            Err(refuse("DPoP proof header cannot be read"))
+        );
+        let array_claims = json!(["j", "GET", URL, NOW, ath, null]);
+        assert_eq!(
+            check(&key.sign(&header, &array_claims), &expected()),
+            Err(refuse("DPoP proof claims cannot be read"))
+        );
+    }
+
+    #[test]
+    fn a_member_sent_twice_is_refused() {
+        let key = ProofKey::generate();
+        let header = format!(r#"{{"typ":"dpop+jwt","alg":"ES256","alg":"ES256","jwk":{}}}"#, key.jwk());
+        let ath = URL_SAFE_NO_PAD.encode(digest(&SHA256, TOKEN.as_bytes()));
+        let claims = format!(r#"{{"jti":"j","htm":"GET","htu":"{URL}","iat":{NOW},"ath":"{ath}","htm":"GET"}}"#);
+        let twice_in_header = key.sign_bytes(
+            header.as_bytes(),
+            json!({"jti": "j", "htm": "GET", "htu": URL, "iat": NOW, "ath": ath}).to_string().as_bytes(),
+        );
+        assert_eq!(check(&twice_in_header, &expected()), Err(refuse("DPoP proof header cannot be read")));
+        let good_header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()}).to_string();
+        let twice_in_claims = key.sign_bytes(good_header.as_bytes(), claims.as_bytes());
+        assert_eq!(check(&twice_in_claims, &expected()), Err(refuse("DPoP proof claims cannot be read")));
+        let once = key.sign_bytes(
+            good_header.as_bytes(),
+            json!({"jti": "j", "htm": "GET", "htu": URL, "iat": NOW, "ath": ath}).to_string().as_bytes(),
+        );
+        assert!(check(&once, &expected()).is_ok());
+    }
 
     #[test]
     fn urls_are_compared_with_scheme_and_host_case_and_default_ports_normalised() {

@@ -15,7 +15,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::OnceCell;
@@ -26,6 +27,9 @@ use super::replay::ProofId;
 pub const KEY_ATTRIBUTE: &str = "pk";
 /// The table's TTL attribute: the last second the proof could be accepted.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// The instance that recorded the proof: a write whose answer was lost (a timeout, then the SDK's retry or
+/// the client's) is recognised as this instance's own, not taken for a replay.
+pub const OWNER_ATTRIBUTE: &str = "owner";
 
 /// The longest a request waits for the table, retries included: a proof is checked while the client waits.
 pub const TABLE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -71,7 +75,13 @@ pub struct ReplayTable {
     table: String,
     tls: Arc<rustls::ClientConfig>,
     loader: Loader,
-    client: OnceCell<aws_sdk_dynamodb::Client>,
+    client: OnceCell<Client>,
+}
+
+/// The DynamoDB client, and this instance's random identity in the table.
+struct Client {
+    dynamodb: aws_sdk_dynamodb::Client,
+    owner: String,
 }
 
 impl ReplayTable {
@@ -85,32 +95,47 @@ impl ReplayTable {
         Self::new(table, tls, Box::new(|| aws_config::defaults(BehaviorVersion::latest())))
     }
 
-    /// Records the proof `id`, valid until `valid_until`: `Ok(true)` the first time, `Ok(false)` when any
-    /// instance recorded it before and it has not expired.
+    /// Records the proof `id`, valid until `valid_until`: `Ok(true)` the first time, or when this instance
+    /// recorded it before (a write whose answer was lost: the instance's own cache is the judge of repeats);
+    /// `Ok(false)` when another instance recorded it and it has not expired.
     pub async fn record(&self, id: &ProofId, valid_until: u64, now: u64) -> Result<bool, TableError> {
         let put = async {
             let client = self.client().await;
-            client
+            let sent = client
+                .dynamodb
                 .put_item()
                 .table_name(&self.table)
                 .item(KEY_ATTRIBUTE, AttributeValue::S(URL_SAFE_NO_PAD.encode(id)))
                 .item(TTL_ATTRIBUTE, AttributeValue::N(valid_until.to_string()))
+                .item(OWNER_ATTRIBUTE, AttributeValue::S(client.owner.clone()))
                 // An item whose proof expired (TTL deletes within days, not at once) does not count.
                 .condition_expression("attribute_not_exists(#pk) OR #expires_at < :now")
                 .expression_attribute_names("#pk", KEY_ATTRIBUTE)
                 .expression_attribute_names("#expires_at", TTL_ATTRIBUTE)
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .send()
-                .await
+                .await;
+            (sent, client)
         };
-        match tokio::time::timeout(TABLE_TIMEOUT, put).await {
-            Err(_) => Err(TableError::TimedOut),
-            Ok(Ok(_)) => Ok(true),
-            Ok(Err(error)) => classify(&error),
+        let (sent, client) = tokio::time::timeout(TABLE_TIMEOUT, put).await.map_err(|_| TableError::TimedOut)?;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service)) if service.err().is_conditional_check_failed_exception() => {
+                let recorded_by = match service.err() {
+                    PutItemError::ConditionalCheckFailedException(failed) => failed.item(),
+                    _ => None,
+                };
+                let ours = recorded_by
+                    .and_then(|item| item.get(OWNER_ATTRIBUTE))
+                    .is_some_and(|owner| owner.as_s().is_ok_and(|owner| *owner == client.owner));
+                Ok(ours)
+            }
+            Err(error) => Err(classify(&error)),
         }
     }
 
-    async fn client(&self) -> &aws_sdk_dynamodb::Client {
+    async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
                 let timeouts = TimeoutConfig::builder()
@@ -124,29 +149,30 @@ impl ReplayTable {
                     .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
                     .load()
                     .await;
-                aws_sdk_dynamodb::Client::new(&config)
+                let mut owner = [0u8; 16];
+                // The system's randomness does not fail on Lambda; a fixed owner would only lose the
+                // recognition of this instance's own lost writes, never accept a replay.
+                let _ = aws_lc_rs::rand::fill(&mut owner);
+                Client { dynamodb: aws_sdk_dynamodb::Client::new(&config), owner: URL_SAFE_NO_PAD.encode(owner) }
             })
             .await
     }
 }
 
-fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Result<bool, TableError> {
+fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> TableError {
     match error {
-        SdkError::ServiceError(service) if service.raw().status().as_u16() == 403 => Err(TableError::AccessDenied),
+        SdkError::ServiceError(service) if service.raw().status().as_u16() == 403 => TableError::AccessDenied,
         SdkError::ServiceError(service) => match service.err().code().unwrap_or_default() {
-            "ConditionalCheckFailedException" => Ok(false),
             "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
-                Err(TableError::Throttled)
+                TableError::Throttled
             }
-            "ResourceNotFoundException" => Err(TableError::NoSuchTable),
-            code if code.contains("AccessDenied") || code == "UnrecognizedClientException" => {
-                Err(TableError::AccessDenied)
-            }
-            _ => Err(TableError::Refused),
+            "ResourceNotFoundException" => TableError::NoSuchTable,
+            code if code.contains("AccessDenied") || code == "UnrecognizedClientException" => TableError::AccessDenied,
+            _ => TableError::Refused,
         },
-        SdkError::TimeoutError(_) => Err(TableError::TimedOut),
-        SdkError::DispatchFailure(_) => Err(TableError::Unreachable),
-        _ => Err(TableError::Refused),
+        SdkError::TimeoutError(_) => TableError::TimedOut,
+        SdkError::DispatchFailure(_) => TableError::Unreachable,
+        _ => TableError::Refused,
     }
 }
 
