@@ -31,7 +31,7 @@ fn table_at(loader: aws_config::ConfigLoader) -> ReplayTable {
 #[tokio::test]
 async fn a_proof_is_recorded_once_across_instances_until_it_expires() {
     let moto = Moto::start();
-    moto.create_replay_table(TABLE).await;
+    moto.create_replay_table(TABLE);
     let (one, another) = (table_at(moto.loader()), table_at(moto.loader()));
     let now = support::now();
     let id = proof_id("thumbprint", "jti-1");
@@ -48,13 +48,22 @@ async fn a_proof_is_recorded_once_across_instances_until_it_expires() {
 }
 
 #[tokio::test]
-async fn a_missing_table_or_a_role_without_put_item_gives_no_answer() {
+async fn a_missing_table_a_role_without_put_item_or_a_bad_signature_gives_no_answer() {
     let moto = Moto::start_enforcing_iam_after(5);
-    moto.create_replay_table(TABLE).await; // two requests
+    moto.create_replay_table(TABLE); // two requests
     let (access_key, secret_key) = moto.user_allowed_only("dynamodb:GetItem"); // three
     let denied = table_at(moto.loader_as(&access_key, &secret_key));
     let now = support::now();
     assert_eq!(denied.record(&proof_id("k", "j"), now + 300, now).await, Err(TableError::AccessDenied));
+
+    // The same with the permission: moto checks the signature of every request once IAM is enforced.
+    let moto = Moto::start_enforcing_iam_after(5);
+    moto.create_replay_table(TABLE);
+    let (access_key, secret_key) = moto.user_allowed_only("dynamodb:PutItem");
+    let allowed = table_at(moto.loader_as(&access_key, &secret_key));
+    assert_eq!(allowed.record(&proof_id("k", "j"), now + 300, now).await, Ok(true));
+    let forged = table_at(moto.loader_as(&access_key, "not-the-secret-key"));
+    assert_eq!(forged.record(&proof_id("k", "j2"), now + 300, now).await, Err(TableError::AccessDenied));
 
     let moto = Moto::start();
     let missing = table_at(moto.loader());
@@ -116,7 +125,7 @@ fn bound_token(key: &ProofKey) -> String {
 #[tokio::test]
 async fn two_function_processes_sharing_the_table_accept_a_proof_once() {
     let moto = Moto::start();
-    moto.create_replay_table(TABLE).await;
+    moto.create_replay_table(TABLE);
     let aws = moto.env();
     let env = env(&aws);
     let (first, second) = tokio::join!(Emulator::start(&env), Emulator::start(&env));

@@ -2,23 +2,31 @@
 //! at once, and a proof replayed against another instance is only caught by a store they share. One
 //! conditional `PutItem` per proof; DynamoDB's TTL deletes the items once their proofs have expired.
 //!
-//! The client is built on the first proof that reaches the table, not during the cold start: an instance
-//! that serves no DPoP request never loads the AWS SDK's configuration. Any failure (throttled, unreachable,
-//! access denied, no such table, slow) is an answer of "cannot say", which the caller turns into a 503: a
-//! replay is never accepted for want of an answer.
+//! The call is DynamoDB's JSON protocol, signed with SigV4 by the SDK's own signer (`aws-sigv4`), with the
+//! region, endpoint and credentials of the SDK's configuration (`aws-config`), over the function's HTTPS
+//! client: one operation does not need the DynamoDB SDK's model, whose code alone added 0.5 MiB to every
+//! instance's memory. The client is built on the first proof that reaches the table, not during the cold
+//! start. Any failure (throttled, unreachable, access denied, no such table, slow) is an answer of "cannot
+//! say", which the caller turns into a 503: a replay is never accepted for want of an answer.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_types::body::SdkBody;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt as _;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use lambda_http::http::{Request, Uri};
+use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use super::replay::ProofId;
@@ -27,14 +35,17 @@ use super::replay::ProofId;
 pub const KEY_ATTRIBUTE: &str = "pk";
 /// The table's TTL attribute: the last second the proof could be accepted.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// The instance that recorded the proof: a write whose answer was lost (a timeout, then the SDK's retry or
-/// the client's) is recognised as this instance's own, not taken for a replay.
+/// The instance that recorded the proof: a write whose answer was lost (a timeout, then a retry, ours or the
+/// client's) is recognised as this instance's own, not taken for a replay.
 pub const OWNER_ATTRIBUTE: &str = "owner";
 
 /// The longest a request waits for the table, retries included: a proof is checked while the client waits.
 pub const TABLE_TIMEOUT: Duration = Duration::from_millis(1500);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(600);
+/// One attempt and one retry, for throttling, a server error or a connection that broke.
 const MAX_ATTEMPTS: u32 = 2;
+/// Credentials this close to their expiry are fetched again.
+const CREDENTIALS_MARGIN: Duration = Duration::from_secs(60);
 
 /// Why the table gave no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +60,8 @@ pub enum TableError {
     Unreachable,
     /// No answer in [`TABLE_TIMEOUT`].
     TimedOut,
+    /// No region or no credentials in the function's AWS configuration.
+    Unconfigured,
     /// Any other refusal.
     Refused,
 }
@@ -62,8 +75,14 @@ impl TableError {
             Self::NoSuchTable => "no such table",
             Self::Unreachable => "unreachable",
             Self::TimedOut => "timed out",
+            Self::Unconfigured => "no AWS region or credentials",
             Self::Refused => "refused",
         }
+    }
+
+    /// Whether another attempt may succeed.
+    fn is_transient(self) -> bool {
+        matches!(self, Self::Throttled | Self::Unreachable | Self::TimedOut | Self::Refused)
     }
 }
 
@@ -75,12 +94,19 @@ pub struct ReplayTable {
     table: String,
     tls: Arc<rustls::ClientConfig>,
     loader: Loader,
-    client: OnceCell<Client>,
+    client: OnceCell<Result<Client, TableError>>,
 }
 
-/// The DynamoDB client, and this instance's random identity in the table.
+/// What a call to DynamoDB needs, built once.
 struct Client {
-    dynamodb: aws_sdk_dynamodb::Client,
+    /// The same client type as the Secrets Manager connector's (`secrets::http_client`), so that the code is
+    /// shared.
+    http: HttpClient<HttpsConnector<HttpConnector>, SdkBody>,
+    endpoint: String,
+    region: String,
+    credentials: SharedCredentialsProvider,
+    cached: Mutex<Option<Credentials>>,
+    /// This instance's random identity in the table.
     owner: String,
 }
 
@@ -99,80 +125,140 @@ impl ReplayTable {
     /// recorded it before (a write whose answer was lost: the instance's own cache is the judge of repeats);
     /// `Ok(false)` when another instance recorded it and it has not expired.
     pub async fn record(&self, id: &ProofId, valid_until: u64, now: u64) -> Result<bool, TableError> {
-        let put = async {
-            let client = self.client().await;
-            let sent = client
-                .dynamodb
-                .put_item()
-                .table_name(&self.table)
-                .item(KEY_ATTRIBUTE, AttributeValue::S(URL_SAFE_NO_PAD.encode(id)))
-                .item(TTL_ATTRIBUTE, AttributeValue::N(valid_until.to_string()))
-                .item(OWNER_ATTRIBUTE, AttributeValue::S(client.owner.clone()))
+        let attempts = async {
+            let client = self.client().await.as_ref().map_err(|error| *error)?;
+            let body = json!({
+                "TableName": self.table,
+                "Item": {
+                    KEY_ATTRIBUTE: {"S": URL_SAFE_NO_PAD.encode(id)},
+                    TTL_ATTRIBUTE: {"N": valid_until.to_string()},
+                    OWNER_ATTRIBUTE: {"S": client.owner},
+                },
                 // An item whose proof expired (TTL deletes within days, not at once) does not count.
-                .condition_expression("attribute_not_exists(#pk) OR #expires_at < :now")
-                .expression_attribute_names("#pk", KEY_ATTRIBUTE)
-                .expression_attribute_names("#expires_at", TTL_ATTRIBUTE)
-                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            (sent, client)
-        };
-        let (sent, client) = tokio::time::timeout(TABLE_TIMEOUT, put).await.map_err(|_| TableError::TimedOut)?;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service)) if service.err().is_conditional_check_failed_exception() => {
-                let recorded_by = match service.err() {
-                    PutItemError::ConditionalCheckFailedException(failed) => failed.item(),
-                    _ => None,
-                };
-                let ours = recorded_by
-                    .and_then(|item| item.get(OWNER_ATTRIBUTE))
-                    .is_some_and(|owner| owner.as_s().is_ok_and(|owner| *owner == client.owner));
-                Ok(ours)
+                "ConditionExpression": "attribute_not_exists(#pk) OR #expires_at < :now",
+                "ExpressionAttributeNames": {"#pk": KEY_ATTRIBUTE, "#expires_at": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": {":now": {"N": now.to_string()}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            })
+            .to_string();
+            let mut attempt = 1;
+            loop {
+                match client.put_item(&body).await {
+                    Err(error) if error.is_transient() && attempt < MAX_ATTEMPTS => attempt += 1,
+                    outcome => return outcome,
+                }
             }
-            Err(error) => Err(classify(&error)),
-        }
+        };
+        tokio::time::timeout(TABLE_TIMEOUT, attempts).await.map_err(|_| TableError::TimedOut)?
     }
 
-    async fn client(&self) -> &Client {
+    async fn client(&self) -> &Result<Client, TableError> {
         self.client
             .get_or_init(|| async {
-                let timeouts = TimeoutConfig::builder()
-                    .connect_timeout(ATTEMPT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(TABLE_TIMEOUT)
-                    .build();
-                let config = (self.loader)()
-                    .http_client(crate::secrets::http_client(self.tls.clone()))
-                    .timeout_config(timeouts)
-                    .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-                    .load()
-                    .await;
+                // The provider chain's own calls (a container or instance metadata endpoint, STS) go through
+                // the function's HTTPS client too; aws-config has none of its own in this build.
+                let config = (self.loader)().http_client(crate::secrets::http_client(self.tls.clone())).load().await;
+                let region = config.region().ok_or(TableError::Unconfigured)?.to_string();
+                let credentials = config.credentials_provider().ok_or(TableError::Unconfigured)?;
+                let endpoint = match config.endpoint_url() {
+                    Some(url) => url.trim_end_matches('/').to_owned(),
+                    None if region.starts_with("cn-") => format!("https://dynamodb.{region}.amazonaws.com.cn"),
+                    None => format!("https://dynamodb.{region}.amazonaws.com"),
+                };
+                let connector = crate::tls::https_connector(&self.tls, Some(ATTEMPT_TIMEOUT));
+                // Connections are kept for the next proof; one that broke while the instance was frozen costs
+                // the retry, not an answer.
+                let http = HttpClient::builder(TokioExecutor::new())
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .build(connector);
                 let mut owner = [0u8; 16];
                 // The system's randomness does not fail on Lambda; a fixed owner would only lose the
                 // recognition of this instance's own lost writes, never accept a replay.
                 let _ = aws_lc_rs::rand::fill(&mut owner);
-                Client { dynamodb: aws_sdk_dynamodb::Client::new(&config), owner: URL_SAFE_NO_PAD.encode(owner) }
+                Ok(Client {
+                    http,
+                    endpoint,
+                    region,
+                    credentials,
+                    cached: Mutex::new(None),
+                    owner: URL_SAFE_NO_PAD.encode(owner),
+                })
             })
             .await
     }
 }
 
-fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> TableError {
-    match error {
-        SdkError::ServiceError(service) if service.raw().status().as_u16() == 403 => TableError::AccessDenied,
-        SdkError::ServiceError(service) => match service.err().code().unwrap_or_default() {
+impl Client {
+    /// One signed `PutItem` attempt: whether the item was written (or is this instance's own).
+    async fn put_item(&self, body: &str) -> Result<bool, TableError> {
+        let credentials = self.credentials().await?;
+        let identity = credentials.into();
+        let settings = SigningSettings::default();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("dynamodb")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|_| TableError::Unconfigured)?
+            .into();
+        let url = format!("{}/", self.endpoint);
+        let headers = [("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "DynamoDB_20120810.PutItem")];
+        let signable =
+            SignableRequest::new("POST", url.as_str(), headers.into_iter(), SignableBody::Bytes(body.as_bytes()))
+                .map_err(|_| TableError::Unconfigured)?;
+        let (instructions, _) = sign(signable, &params).map_err(|_| TableError::Unconfigured)?.into_parts();
+        let uri: Uri = url.parse().map_err(|_| TableError::Unconfigured)?;
+        let mut request = Request::post(uri);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let mut request = request.body(SdkBody::from(body)).map_err(|_| TableError::Unconfigured)?;
+        instructions.apply_to_request_http1x(&mut request);
+
+        let exchange = async {
+            let response = self.http.request(request).await.map_err(|_| TableError::Unreachable)?;
+            let status = response.status();
+            let body = response.into_body().collect().await.map_err(|_| TableError::Unreachable)?.to_bytes();
+            Ok::<_, TableError>((status, body))
+        };
+        let (status, body) =
+            tokio::time::timeout(ATTEMPT_TIMEOUT, exchange).await.map_err(|_| TableError::TimedOut)??;
+        if status.is_success() {
+            return Ok(true);
+        }
+        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        // `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException`, or the bare name.
+        let kind = answer["__type"].as_str().unwrap_or_default();
+        let kind = kind.rsplit_once('#').map_or(kind, |(_, name)| name);
+        match kind {
+            "ConditionalCheckFailedException" => Ok(answer["Item"][OWNER_ATTRIBUTE]["S"] == self.owner.as_str()),
             "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
-                TableError::Throttled
+                Err(TableError::Throttled)
             }
-            "ResourceNotFoundException" => TableError::NoSuchTable,
-            code if code.contains("AccessDenied") || code == "UnrecognizedClientException" => TableError::AccessDenied,
-            _ => TableError::Refused,
-        },
-        SdkError::TimeoutError(_) => TableError::TimedOut,
-        SdkError::DispatchFailure(_) => TableError::Unreachable,
-        _ => TableError::Refused,
+            "ResourceNotFoundException" => Err(TableError::NoSuchTable),
+            _ if status.as_u16() == 403 || kind.contains("AccessDenied") || kind == "UnrecognizedClientException" => {
+                Err(TableError::AccessDenied)
+            }
+            _ => Err(TableError::Refused),
+        }
+    }
+
+    /// The credentials to sign with: kept until a minute before they expire (a role's session), then fetched
+    /// again from the configuration's provider.
+    async fn credentials(&self) -> Result<Credentials, TableError> {
+        let fresh = |credentials: &Credentials| {
+            credentials.expiry().is_none_or(|expiry| expiry > SystemTime::now() + CREDENTIALS_MARGIN)
+        };
+        if let Some(credentials) = self.cached.lock().ok().and_then(|cached| cached.clone()).filter(fresh) {
+            return Ok(credentials);
+        }
+        let credentials = self.credentials.provide_credentials().await.map_err(|_| TableError::Unconfigured)?;
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some(credentials.clone());
+        }
+        Ok(credentials)
     }
 }
 

@@ -88,29 +88,24 @@ impl Moto {
         client.create_secret().name(name).secret_binary(blob).send().await.unwrap().arn().unwrap().to_owned()
     }
 
-    /// Creates the DPoP replay table as the template does (partition key `pk`, TTL on `expires_at`).
-    pub async fn create_replay_table(&self, name: &str) {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
-        };
-        let client = aws_sdk_dynamodb::Client::new(&self.loader().load().await);
-        client
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-            .send()
-            .await
+    /// Creates, through boto3, the DPoP replay table as the template does (partition key `pk`, TTL on
+    /// `expires_at`). Costs two requests.
+    pub fn create_replay_table(&self, name: &str) {
+        let script = r#"
+import boto3, sys
+dynamodb = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1", verify=sys.argv[2],
+                        aws_access_key_id="test", aws_secret_access_key="test")
+dynamodb.create_table(TableName=sys.argv[3], BillingMode="PAY_PER_REQUEST",
+                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+dynamodb.update_time_to_live(TableName=sys.argv[3],
+                             TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
+"#;
+        let output = Command::new("python3")
+            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file(), name])
+            .output()
             .unwrap();
-        let ttl = TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().unwrap();
-        client.update_time_to_live().table_name(name).time_to_live_specification(ttl).send().await.unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Creates, through boto3, an IAM user whose only permission is `secretsmanager:ListSecrets`, and returns
