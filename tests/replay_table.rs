@@ -79,6 +79,20 @@ async fn a_throttled_unreachable_or_silent_table_gives_no_answer_in_time() {
     assert_eq!(table.record(&proof_id("k", "j"), now + 300, now).await, Err(TableError::Throttled));
     assert_eq!(server.requests(), 2, "one attempt and one retry");
 
+    // A server error is retried once; a request DynamoDB refuses is not; a page that is not DynamoDB's (a
+    // proxy's 200) is no write.
+    for (status, body, expected, requests) in [
+        (500, r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError"}"#, TableError::ServerError, 2),
+        (400, r#"{"__type":"com.amazon.coral.validate#ValidationException"}"#, TableError::Refused, 1),
+        (400, r#"{"__type":"com.amazon.coral.service#UnrecognizedClientException"}"#, TableError::BadCredentials, 1),
+        (200, "<html>Sign in to the network</html>", TableError::Refused, 1),
+    ] {
+        let server = jwks_server::JwksServer::start_plain(jwks_server::Mode::Reply(status, body.into())).await;
+        let table = table_at(moto::loader_at(&format!("http://{}", server.address), "test", "test"));
+        assert_eq!(table.record(&proof_id("k", "j"), now + 300, now).await, Err(expected), "{body}");
+        assert_eq!(server.requests(), requests, "{body}");
+    }
+
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let table = table_at(moto::loader_at(&format!("http://{closed}"), "test", "test"));
     let started = Instant::now();

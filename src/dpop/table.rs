@@ -18,6 +18,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_types::body::SdkBody;
+use aws_types::service_config::ServiceConfigKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http_body_util::BodyExt as _;
@@ -44,6 +45,8 @@ pub const TABLE_TIMEOUT: Duration = Duration::from_millis(1500);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(600);
 /// One attempt and one retry, for throttling, a server error or a connection that broke.
 const MAX_ATTEMPTS: u32 = 2;
+/// The pause before retrying a throttled write.
+const THROTTLED_BACKOFF: Duration = Duration::from_millis(50);
 /// Credentials this close to their expiry are fetched again.
 const CREDENTIALS_MARGIN: Duration = Duration::from_secs(60);
 
@@ -60,9 +63,14 @@ pub enum TableError {
     Unreachable,
     /// No answer in [`TABLE_TIMEOUT`].
     TimedOut,
-    /// No region or no credentials in the function's AWS configuration.
+    /// The credentials were refused (unknown, expired) or the signature did not match.
+    BadCredentials,
+    /// DynamoDB failed (a 5xx).
+    ServerError,
+    /// No region or no credentials in the function's AWS configuration, or no endpoint known for its
+    /// partition or options.
     Unconfigured,
-    /// Any other refusal.
+    /// Any other refusal, or an answer that is not DynamoDB's.
     Refused,
 }
 
@@ -75,14 +83,18 @@ impl TableError {
             Self::NoSuchTable => "no such table",
             Self::Unreachable => "unreachable",
             Self::TimedOut => "timed out",
-            Self::Unconfigured => "no AWS region or credentials",
+            Self::BadCredentials => "the credentials were refused",
+            Self::ServerError => "server error",
+            Self::Unconfigured => {
+                "no AWS region or credentials, or no endpoint for this partition: set AWS_ENDPOINT_URL_DYNAMODB"
+            }
             Self::Refused => "refused",
         }
     }
 
     /// Whether another attempt may succeed.
     fn is_transient(self) -> bool {
-        matches!(self, Self::Throttled | Self::Unreachable | Self::TimedOut | Self::Refused)
+        matches!(self, Self::Throttled | Self::Unreachable | Self::TimedOut | Self::ServerError)
     }
 }
 
@@ -144,7 +156,12 @@ impl ReplayTable {
             let mut attempt = 1;
             loop {
                 match client.put_item(&body).await {
-                    Err(error) if error.is_transient() && attempt < MAX_ATTEMPTS => attempt += 1,
+                    Err(error) if error.is_transient() && attempt < MAX_ATTEMPTS => {
+                        attempt += 1;
+                        if error == TableError::Throttled {
+                            tokio::time::sleep(THROTTLED_BACKOFF).await;
+                        }
+                    }
                     outcome => return outcome,
                 }
             }
@@ -158,23 +175,23 @@ impl ReplayTable {
                 // The provider chain's own calls (a container or instance metadata endpoint, STS) go through
                 // the function's HTTPS client too; aws-config has none of its own in this build.
                 let config = (self.loader)().http_client(crate::secrets::http_client(self.tls.clone())).load().await;
-                let region = config.region().ok_or(TableError::Unconfigured)?.to_string();
-                let credentials = config.credentials_provider().ok_or(TableError::Unconfigured)?;
-                let endpoint = match config.endpoint_url() {
-                    Some(url) => url.trim_end_matches('/').to_owned(),
-                    None if region.starts_with("cn-") => format!("https://dynamodb.{region}.amazonaws.com.cn"),
-                    None => format!("https://dynamodb.{region}.amazonaws.com"),
+                // A table's ARN names its region; a name is in the function's.
+                let region = match table_region(&self.table) {
+                    Some(region) => region.to_owned(),
+                    None => config.region().ok_or(TableError::Unconfigured)?.to_string(),
                 };
+                let credentials = config.credentials_provider().ok_or(TableError::Unconfigured)?;
+                let endpoint = endpoint(&config, &region).ok_or(TableError::Unconfigured)?;
                 let connector = crate::tls::https_connector(&self.tls, Some(ATTEMPT_TIMEOUT));
                 // Connections are kept for the next proof; one that broke while the instance was frozen costs
                 // the retry, not an answer.
                 let http = HttpClient::builder(TokioExecutor::new())
                     .pool_idle_timeout(Duration::from_secs(30))
+                    .pool_max_idle_per_host(1)
                     .build(connector);
+                // Instances must never share an owner: one would take another's item for its own.
                 let mut owner = [0u8; 16];
-                // The system's randomness does not fail on Lambda; a fixed owner would only lose the
-                // recognition of this instance's own lost writes, never accept a replay.
-                let _ = aws_lc_rs::rand::fill(&mut owner);
+                aws_lc_rs::rand::fill(&mut owner).map_err(|_| TableError::Unconfigured)?;
                 Ok(Client {
                     http,
                     endpoint,
@@ -204,12 +221,22 @@ impl Client {
             .map_err(|_| TableError::Unconfigured)?
             .into();
         let url = format!("{}/", self.endpoint);
-        let headers = [("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "DynamoDB_20120810.PutItem")];
+        let uri: Uri = url.parse().map_err(|_| TableError::Unconfigured)?;
+        // The Host the request carries is the one signed: hyper would otherwise write its own.
+        let host = match (uri.host(), uri.port_u16()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => return Err(TableError::Unconfigured),
+        };
+        let headers = [
+            ("host", host.as_str()),
+            ("content-type", "application/x-amz-json-1.0"),
+            ("x-amz-target", "DynamoDB_20120810.PutItem"),
+        ];
         let signable =
             SignableRequest::new("POST", url.as_str(), headers.into_iter(), SignableBody::Bytes(body.as_bytes()))
                 .map_err(|_| TableError::Unconfigured)?;
         let (instructions, _) = sign(signable, &params).map_err(|_| TableError::Unconfigured)?.into_parts();
-        let uri: Uri = url.parse().map_err(|_| TableError::Unconfigured)?;
         let mut request = Request::post(uri);
         for (name, value) in headers {
             request = request.header(name, value);
@@ -225,24 +252,46 @@ impl Client {
         };
         let (status, body) =
             tokio::time::timeout(ATTEMPT_TIMEOUT, exchange).await.map_err(|_| TableError::TimedOut)??;
+        // DynamoDB answers JSON objects only: anything else (a proxy's page) is not an answer.
+        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if !answer.is_object() {
+            tracing::warn!(status = status.as_u16(), "the replay table's endpoint did not answer as DynamoDB");
+            return Err(match status.as_u16() {
+                403 => TableError::AccessDenied,
+                500.. => TableError::ServerError,
+                _ => TableError::Refused,
+            });
+        }
         if status.is_success() {
             return Ok(true);
         }
-        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         // `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException`, or the bare name.
         let kind = answer["__type"].as_str().unwrap_or_default();
         let kind = kind.rsplit_once('#').map_or(kind, |(_, name)| name);
-        match kind {
-            "ConditionalCheckFailedException" => Ok(answer["Item"][OWNER_ATTRIBUTE]["S"] == self.owner.as_str()),
+        let error = match kind {
+            "ConditionalCheckFailedException" => return Ok(answer["Item"][OWNER_ATTRIBUTE]["S"] == self.owner.as_str()),
             "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
-                Err(TableError::Throttled)
+                TableError::Throttled
             }
-            "ResourceNotFoundException" => Err(TableError::NoSuchTable),
-            _ if status.as_u16() == 403 || kind.contains("AccessDenied") || kind == "UnrecognizedClientException" => {
-                Err(TableError::AccessDenied)
+            "ResourceNotFoundException" => TableError::NoSuchTable,
+            "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException"
+            | "IncompleteSignatureException"
+            | "MissingAuthenticationTokenException" => {
+                // Fetched again for the next request: a role's session may have been renewed.
+                if let Ok(mut cached) = self.cached.lock() {
+                    *cached = None;
+                }
+                TableError::BadCredentials
             }
-            _ => Err(TableError::Refused),
-        }
+            _ if kind.contains("AccessDenied") || status.as_u16() == 403 => TableError::AccessDenied,
+            _ if status.is_server_error() => TableError::ServerError,
+            _ => TableError::Refused,
+        };
+        // The error's name and status, never its message (which may quote the request).
+        tracing::warn!(dynamodb_error = kind, status = status.as_u16(), "the replay table refused a write");
+        Err(error)
     }
 
     /// The credentials to sign with: kept until a minute before they expire (a role's session), then fetched
@@ -262,8 +311,82 @@ impl Client {
     }
 }
 
+/// The region of a table given by its ARN (`arn:aws:dynamodb:eu-west-1:123456789012:table/name`).
+fn table_region(table: &str) -> Option<&str> {
+    let mut parts = table.strip_prefix("arn:")?.split(':');
+    let (_partition, _service, region) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(region).filter(|region| !region.is_empty())
+}
+
+/// DynamoDB's endpoint: `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL` (and their profile settings) as the
+/// SDK reads them, else the region's, in its partition, with the FIPS and dual-stack options. `None` for a
+/// partition whose domain is not known here.
+fn endpoint(config: &aws_config::SdkConfig, region: &str) -> Option<String> {
+    let key = ServiceConfigKey::builder().service_id("DynamoDB").env("AWS_ENDPOINT_URL").profile("endpoint_url");
+    let configured = config
+        .service_config()
+        .and_then(|service| service.load_config(key.build().ok()?))
+        .or_else(|| config.endpoint_url().map(str::to_owned));
+    if let Some(url) = configured {
+        return Some(url.trim_end_matches('/').to_owned());
+    }
+    let (fips, dual_stack) = (config.use_fips() == Some(true), config.use_dual_stack() == Some(true));
+    let service = if fips { "dynamodb-fips" } else { "dynamodb" };
+    let domain = match region {
+        _ if region.starts_with("cn-") => {
+            if dual_stack {
+                "api.amazonwebservices.com.cn"
+            } else {
+                "amazonaws.com.cn"
+            }
+        }
+        _ if region.starts_with("eusc-") => "amazonaws.eu",
+        _ if region.contains("-iso") => return None,
+        _ if dual_stack => "api.aws",
+        _ => "amazonaws.com",
+    };
+    Some(format!("https://{service}.{region}.{domain}"))
+}
+
 impl std::fmt::Debug for ReplayTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReplayTable").field("table", &self.table).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::{Region, SdkConfig};
+
+    fn config(region: &str) -> aws_types::sdk_config::Builder {
+        SdkConfig::builder().region(Region::new(region.to_owned()))
+    }
+
+    #[test]
+    fn the_endpoint_is_the_region_s_in_its_partition_with_its_options() {
+        let cases = [
+            (config("eu-west-1"), "https://dynamodb.eu-west-1.amazonaws.com"),
+            (config("us-gov-west-1"), "https://dynamodb.us-gov-west-1.amazonaws.com"),
+            (config("cn-north-1"), "https://dynamodb.cn-north-1.amazonaws.com.cn"),
+            (config("eusc-de-east-1"), "https://dynamodb.eusc-de-east-1.amazonaws.eu"),
+            (config("us-east-1").use_fips(true), "https://dynamodb-fips.us-east-1.amazonaws.com"),
+            (config("us-east-1").use_dual_stack(true), "https://dynamodb.us-east-1.api.aws"),
+            (config("us-east-1").use_fips(true).use_dual_stack(true), "https://dynamodb-fips.us-east-1.api.aws"),
+            (config("us-east-1").endpoint_url("http://127.0.0.1:8000/"), "http://127.0.0.1:8000"),
+        ];
+        for (builder, expected) in cases {
+            let config = builder.build();
+            let region = config.region().unwrap().to_string();
+            assert_eq!(endpoint(&config, &region).as_deref(), Some(expected));
+        }
+        assert_eq!(endpoint(&config("us-iso-east-1").build(), "us-iso-east-1"), None, "an unknown domain");
+    }
+
+    #[test]
+    fn a_table_arn_names_its_region() {
+        assert_eq!(table_region("arn:aws:dynamodb:eu-west-1:123456789012:table/replay"), Some("eu-west-1"));
+        assert_eq!(table_region("arn:aws-cn:dynamodb:cn-north-1:123456789012:table/replay"), Some("cn-north-1"));
+        assert_eq!(table_region("replay"), None);
     }
 }
