@@ -159,14 +159,19 @@ async fn two_function_processes_sharing_the_table_accept_a_proof_once() {
     assert!(!logs.contains(&proof) && !logs.contains(&token), "a log line carries the proof or the token");
 }
 
-#[tokio::test]
-async fn a_table_that_gives_no_answer_is_a_503_and_the_proof_stays_usable() {
+/// AWS settings whose endpoint is a closed port on 127.0.0.1.
+fn unreachable_aws() -> Vec<(&'static str, String)> {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let aws = vec![
+    vec![
         ("AWS_ENDPOINT_URL", format!("http://{closed}")),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn a_table_that_gives_no_answer_is_a_503_and_the_proof_stays_usable() {
+    let aws = unreachable_aws();
     let emulator = Emulator::start(&env(&aws)).await;
     let key = ProofKey::generate();
     let token = bound_token(&key);
@@ -188,12 +193,7 @@ async fn a_table_that_gives_no_answer_is_a_503_and_the_proof_stays_usable() {
 
 #[tokio::test]
 async fn the_authorizer_answers_a_table_that_gives_no_answer_with_a_function_error() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let aws = vec![
-        ("AWS_ENDPOINT_URL", format!("http://{closed}")),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-    ];
+    let aws = unreachable_aws();
     let emulator = Emulator::start_binary(&emulator::authorizer_binary(), &env(&aws)).await;
     let key = ProofKey::generate();
     let token = bound_token(&key);

@@ -101,11 +101,18 @@ dynamodb.create_table(TableName=sys.argv[3], BillingMode="PAY_PER_REQUEST",
 dynamodb.update_time_to_live(TableName=sys.argv[3],
                              TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
 "#;
+        self.boto3(script, name);
+    }
+
+    /// Runs a boto3 `script` against this server: its arguments are the endpoint, the CA file and `argument`.
+    /// Returns what it printed.
+    fn boto3(&self, script: &str, argument: &str) -> String {
         let output = Command::new("python3")
-            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file(), name])
+            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file(), argument])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
     }
 
     /// Creates, through boto3, an IAM user whose only permission is `secretsmanager:ListSecrets`, and returns
@@ -128,12 +135,7 @@ iam.put_user_policy(UserName="reader", PolicyName="one-action", PolicyDocument=j
 key = iam.create_access_key(UserName="reader")["AccessKey"]
 print(key["AccessKeyId"], key["SecretAccessKey"])
 "#;
-        let output = Command::new("python3")
-            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file(), action])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let text = String::from_utf8(output.stdout).unwrap();
+        let text = self.boto3(script, action);
         let (access_key, secret_key) = text.trim().split_once(' ').unwrap();
         (access_key.to_owned(), secret_key.to_owned())
     }
