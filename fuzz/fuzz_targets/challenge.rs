@@ -9,7 +9,6 @@ use auth0_lambda_api::AuthError;
 use auth0_lambda_api::api::Realm;
 use auth0_lambda_api::auth::Scheme;
 use auth0_lambda_api::dpop::Mode;
-use jsonwebtoken::Algorithm;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (&str, Option<&str>, u8)| {
@@ -20,7 +19,7 @@ fuzz_target!(|input: (&str, Option<&str>, u8)| {
         realm = with_url;
     }
     let mode = [Mode::Off, Mode::Allowed, Mode::Required][usize::from(choice % 3)];
-    let realm = realm.with_dpop(mode, &[Algorithm::ES256, Algorithm::EdDSA]);
+    let realm = realm.with_dpop(mode, &["ES256".to_owned(), "EdDSA".to_owned()]);
     let scheme = [None, Some(Scheme::Bearer), Some(Scheme::Dpop)][usize::from(choice / 3 % 3)];
     for error in [
         AuthError::MissingHeader,

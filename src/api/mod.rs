@@ -172,7 +172,7 @@ impl App {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let mut realm = Realm::new(&config.realm)
             .ok_or_else(|| invalid(var::REALM, "must be printable ASCII (it is sent in a header)"))?
-            .with_dpop(config.dpop.mode, &config.dpop.algorithms);
+            .with_dpop(config.dpop.mode, &config.dpop.algorithm_names());
         let metadata = config.resource.as_ref().map(|resource| {
             let scopes: Vec<&str> = ROUTES
                 .iter()
@@ -184,11 +184,7 @@ impl App {
                 .copied()
                 .collect();
             let dpop = DpopMetadata {
-                algorithms: if config.dpop.mode == Mode::Off {
-                    Vec::new()
-                } else {
-                    config.dpop.algorithms.iter().map(|algorithm| format!("{algorithm:?}")).collect()
-                },
+                algorithms: config.dpop.algorithm_names(),
                 required: config.dpop.mode == Mode::Required,
             };
             ResourceMetadata::new(resource, &config.issuers, &scopes, &dpop)

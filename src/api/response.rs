@@ -9,8 +9,6 @@ use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AU
 use lambda_http::http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
-use jsonwebtoken::Algorithm;
-
 use crate::auth::Scheme;
 use crate::dpop::Mode;
 use crate::error::{AuthError, BEARER_SHAPE};
@@ -141,16 +139,14 @@ impl Realm {
         Some(self)
     }
 
-    /// The challenges of a DPoP `mode`: a DPoP challenge naming the proof `algorithms` beside the Bearer
-    /// one, or instead of it when DPoP is required.
-    pub fn with_dpop(mut self, mode: Mode, algorithms: &[Algorithm]) -> Self {
+    /// The challenges of a DPoP `mode`: a DPoP challenge naming the proof algorithms (`algs`, JOSE names)
+    /// beside the Bearer one, or instead of it when DPoP is required.
+    pub fn with_dpop(mut self, mode: Mode, algorithms: &[String]) -> Self {
         if mode == Mode::Off {
             return self;
         }
         self.bearer = mode == Mode::Allowed;
-        // jsonwebtoken's Debug of an algorithm is its JOSE name (`ES256`, `EdDSA`).
-        let names: Vec<String> = algorithms.iter().map(|algorithm| format!("{algorithm:?}")).collect();
-        self.dpop_algs = Some(names.join(" "));
+        self.dpop_algs = Some(algorithms.join(" "));
         self
     }
 }

@@ -168,15 +168,16 @@ impl Authorizer {
         let decision = |outcome, answer| Decision { kind: Some(kind), outcome, route, answer };
 
         let values = event.authorization(kind);
-        let proofs = event.header(kind, "dpop");
-        let host = event.header(kind, "host");
-        let scheme = event.header(kind, "x-forwarded-proto");
         // `GET/reports/7`: the method, then the path after the stage.
         let (method, route_path) = arn.method_and_path.split_at(arn.method_and_path.find('/').unwrap_or(0));
+        // The proof, and where the request was sent, are read only when DPoP is on.
+        let dpop = self.auth.dpop().is_some();
+        let header = |name| if dpop { event.header(kind, name) } else { Vec::new() };
+        let (proofs, host, scheme) = (header("dpop"), header("host"), header("x-forwarded-proto"));
         let path = match arn.base.rsplit_once('/').map(|(_, stage)| stage) {
             // The default stage of an HTTP API is not in its URLs.
-            Some("$default") | None => std::borrow::Cow::Borrowed(route_path),
-            Some(stage) => std::borrow::Cow::Owned(format!("/{stage}{route_path}")),
+            Some(stage) if dpop && stage != "$default" => std::borrow::Cow::Owned(format!("/{stage}{route_path}")),
+            _ => std::borrow::Cow::Borrowed(route_path),
         };
         let target =
             Target { method, scheme: scheme.first().copied(), host: host.first().copied(), path: &path, route_path };

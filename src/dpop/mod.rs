@@ -166,6 +166,16 @@ impl Settings {
         Ok(Self { mode, algorithms, max_age, public_url, nonce_secret, replay_table })
     }
 
+    /// The JOSE names of the proof algorithms accepted, in the order `algs` lists them; none when DPoP is off.
+    /// What the challenge's `algs` and the RFC 9728 metadata name.
+    pub fn algorithm_names(&self) -> Vec<String> {
+        if self.mode == Mode::Off {
+            return Vec::new();
+        }
+        // jsonwebtoken's Debug of an algorithm is its JOSE name (`ES256`, `EdDSA`).
+        self.algorithms.iter().map(|algorithm| format!("{algorithm:?}")).collect()
+    }
+
     /// DPoP off.
     pub fn off() -> Self {
         Self {
@@ -279,19 +289,9 @@ impl Dpop {
         self.settings.mode
     }
 
-    /// The proof algorithms accepted, in the order `algs` lists them.
-    pub fn algorithms(&self) -> &[Algorithm] {
-        &self.settings.algorithms
-    }
-
     /// The nonce a client should use now, when nonces are on.
     pub fn nonce(&self, now: u64) -> Option<String> {
         self.nonces.as_ref().map(|nonces| nonces.current(now))
-    }
-
-    /// The instance's replay cache.
-    pub fn replay_cache(&self) -> &ReplayCache {
-        &self.replay
     }
 
     /// Checks the proof of a DPoP request whose token verified as `claims`: the proof itself, its binding to
