@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`config`]: the environment, read once at cold start, validated and typed.
 //! - [`secrets`]: the HS256 secret from AWS Secrets Manager, when its ARN is configured.
+//! - [`aws`]: signed calls to AWS services (Secrets Manager, DynamoDB) in their JSON protocol.
 //! - [`tls`]: the TLS client settings of the outbound HTTPS calls: compiled-in roots plus private CAs.
 //! - [`claims`]: the claims of a verified token; scope and permission requirements.
 //! - [`key`]: a verification key, parsed once and bound to one algorithm.
@@ -31,6 +32,7 @@
 pub mod api;
 pub mod auth;
 pub mod authorizer;
+pub mod aws;
 pub mod claims;
 pub mod config;
 pub mod dpop;

@@ -1,30 +1,18 @@
 //! The HS256 secret from AWS Secrets Manager, read once during the cold start.
 //!
 //! Only when `AUTH0_CLIENT_SECRET_ARN` is set does the function load AWS configuration at all: the other
-//! configurations never touch the SDK. Any failure (no such secret, access denied, an empty value, a missing
-//! JSON key, a throttled or unreachable endpoint) fails the cold start with one message that names the
-//! variable, within [`SECRET_TIMEOUT`]; it is never a per-request error.
+//! configurations never touch it. The read is one signed `GetSecretValue` call ([`crate::aws`]), not the
+//! Secrets Manager SDK. Any failure (no such secret, access denied, an empty value, a missing JSON key, a
+//! throttled or unreachable endpoint) fails the cold start with one message that names the variable, within
+//! [`SECRET_TIMEOUT`]; it is never a per-request error.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader};
-use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use aws_smithy_runtime_api::client::http::{
-    HttpConnector as SdkConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector, http_client_fn,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse as SdkResponse};
-use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_types::body::SdkBody;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use aws_config::ConfigLoader;
+use serde_json::Value;
 
+use crate::aws::{self, Answer, Failure, Unconfigured};
 use crate::config::{Config, ConfigError, FetchedSecret, var};
 
 /// The whole read, credentials and retries included. Lambda allows 10 s for init; this leaves room for the
@@ -34,11 +22,10 @@ pub const SECRET_TIMEOUT: Duration = Duration::from_secs(4);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Attempts, the first included.
 pub const MAX_ATTEMPTS: u32 = 2;
-
-/// The AWS configuration loader production uses: the environment Lambda provides (region, role credentials).
-pub fn aws_defaults() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
-}
+/// The pause before retrying a throttled read.
+const THROTTLED_BACKOFF: Duration = Duration::from_millis(100);
+/// Connecting to Secrets Manager.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Reads the configuration through `lookup`, fetching `AUTH0_CLIENT_SECRET` from Secrets Manager first when
 /// `AUTH0_CLIENT_SECRET_ARN` is set. `aws` builds the AWS configuration loader; it is only called then.
@@ -61,8 +48,8 @@ pub async fn load_config(
 }
 
 /// Reads the secret's `SecretString`: the whole string, or the string under `json_key` when the secret is a
-/// JSON object (as the console's "key/value" secrets are). The SDK speaks HTTPS through [`http_client`] with
-/// `tls`.
+/// JSON object (as the console's "key/value" secrets are). The call goes over HTTPS with `tls`, in the ARN's
+/// region, with the credentials and endpoint settings of the configuration `loader` makes.
 pub async fn fetch_client_secret(
     loader: ConfigLoader,
     tls: Arc<rustls::ClientConfig>,
@@ -70,33 +57,39 @@ pub async fn fetch_client_secret(
     json_key: Option<&str>,
 ) -> Result<String, ConfigError> {
     let read = async {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .operation_timeout(SECRET_TIMEOUT)
-            .build();
-        let aws = loader
-            .http_client(http_client(tls))
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-        let client = aws_sdk_secretsmanager::Client::new(&aws.load().await);
-        client.get_secret_value().secret_id(arn).send().await
+        // The provider chain's own calls (a container or instance metadata endpoint, STS) go through the
+        // function's HTTPS client too; aws-config has none of its own in this build.
+        let config = loader.http_client(aws::sdk_http_client(tls.clone())).load().await;
+        let client = aws::Client::new(&config, &aws::SECRETS_MANAGER, aws::arn_region(arn), &tls, CONNECT_TIMEOUT)
+            .map_err(unconfigured)?;
+        let request = serde_json::json!({ "SecretId": arn }).to_string();
+        let mut attempt = 1;
+        loop {
+            let outcome = client.call("GetSecretValue", &request, ATTEMPT_TIMEOUT).await;
+            let transient = match &outcome {
+                Ok(answer) => answer.is_throttled() || answer.status.is_server_error(),
+                Err(failure) => failure.is_transient(),
+            };
+            if !transient || attempt == MAX_ATTEMPTS {
+                break outcome.map_err(failed).and_then(secret_string);
+            }
+            attempt += 1;
+            if outcome.as_ref().is_ok_and(Answer::is_throttled) {
+                tokio::time::sleep(THROTTLED_BACKOFF).await;
+            }
+        }
     };
-    // The outer bound also covers credential discovery, which the SDK's operation timeout does not.
-    let output =
-        tokio::time::timeout(SECRET_TIMEOUT, read).await.map_err(|_| invalid(timed_out()))?.map_err(describe)?;
-    let text = output
-        .secret_string()
-        .ok_or_else(|| invalid("the secret has no SecretString (binary secrets are not supported)"))?;
+    // The bound covers credential discovery too.
+    let text = tokio::time::timeout(SECRET_TIMEOUT, read).await.map_err(|_| invalid(timed_out()))??;
     let secret = match json_key {
-        None => text.to_owned(),
+        None => text,
         Some(key) => {
-            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).map_err(|_| {
+            let object: serde_json::Map<String, Value> = serde_json::from_str(&text).map_err(|_| {
                 invalid("the secret is not a JSON object, as AUTH0_CLIENT_SECRET_JSON_KEY says it should be")
             })?;
             object
                 .get(key)
-                .and_then(serde_json::Value::as_str)
+                .and_then(Value::as_str)
                 .ok_or_else(|| invalid(format!("the secret's JSON has no string under the key {key:?}")))?
                 .to_owned()
         }
@@ -107,42 +100,7 @@ pub async fn fetch_client_secret(
     Ok(secret)
 }
 
-/// The AWS SDK's HTTP client: the function's own connector ([`crate::tls::https_connector`]) over `tls`, with
-/// the connect timeout the SDK asks for. Plain `http://` endpoints work too (`AWS_ENDPOINT_URL` on loopback).
-pub fn http_client(tls: Arc<rustls::ClientConfig>) -> SharedHttpClient {
-    http_client_fn(move |settings, _components| {
-        let https = crate::tls::https_connector(&tls, settings.connect_timeout());
-        SharedHttpConnector::new(HyperConnector { client: Client::builder(TokioExecutor::new()).build(https) })
-    })
-}
-
-/// One SDK request through hyper.
-#[derive(Debug)]
-struct HyperConnector {
-    client: Client<HttpsConnector<HttpConnector>, SdkBody>,
-}
-
-impl SdkConnector for HyperConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let client = self.client.clone();
-        HttpConnectorFuture::new(async move {
-            let request = request.try_into_http1x().map_err(|error| ConnectorError::user(error.into()))?;
-            let response = client.request(request).await.map_err(|error| {
-                // A connection that could not be made, or broke, is worth the SDK's retry; anything else is not.
-                if error.is_connect() {
-                    ConnectorError::io(error.into())
-                } else {
-                    ConnectorError::other(error.into(), None)
-                }
-            })?;
-            SdkResponse::try_from(response.map(SdkBody::from_body_1_x))
-                .map_err(|error| ConnectorError::other(error.into(), None))
-        })
-    }
-}
-
-/// The one message for a read that ran out of time, whichever bound fired first: the SDK's operation timeout
-/// or the outer one around credential discovery (both are [`SECRET_TIMEOUT`]).
+/// The one message for a read that ran out of time, whichever bound fired first.
 fn timed_out() -> String {
     format!("Secrets Manager did not answer in time ({} s)", SECRET_TIMEOUT.as_secs())
 }
@@ -151,31 +109,53 @@ fn invalid(problem: impl Into<String>) -> ConfigError {
     ConfigError { variable: var::CLIENT_SECRET_ARN, problem: problem.into() }
 }
 
-/// One sentence for each way the call can fail. Error messages from AWS name the ARN and the role, never
-/// the secret's value.
-fn describe(error: SdkError<GetSecretValueError, HttpResponse>) -> ConfigError {
-    let problem = match &error {
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or_default();
-            let forbidden = service.raw().status().as_u16() == 403;
-            // Secrets Manager answers DecryptionFailure, or AccessDenied naming KMS, when the secret's
-            // customer-managed key does not let the caller decrypt.
-            let kms = code == "DecryptionFailure" || service.err().message().is_some_and(|text| text.contains("KMS"));
-            match code {
-                "ResourceNotFoundException" => "no such secret (ResourceNotFoundException)".to_owned(),
-                _ if kms => "the secret cannot be decrypted: the function's role needs kms:Decrypt on the secret's \
-                             KMS key (template parameter Auth0ClientSecretKmsKeyArn)"
-                    .to_owned(),
-                _ if forbidden || code.contains("AccessDenied") => {
-                    "access denied: the function's role needs secretsmanager:GetSecretValue on this secret".to_owned()
-                }
-                "" => format!("Secrets Manager refused the request: {}", DisplayErrorContext(&error)),
-                _ => format!("Secrets Manager refused the request ({code})"),
-            }
+fn unconfigured(why: Unconfigured) -> ConfigError {
+    invalid(match why {
+        Unconfigured::NoRegion => "no AWS region: the ARN names none and AWS_REGION is not set",
+        Unconfigured::NoCredentials => "no AWS credentials provider in the function's AWS configuration",
+        Unconfigured::NoEndpoint => {
+            "no Secrets Manager endpoint is known for this region: set AWS_ENDPOINT_URL_SECRETS_MANAGER"
         }
-        SdkError::TimeoutError(_) => timed_out(),
-        SdkError::DispatchFailure(_) => format!("Secrets Manager is unreachable: {}", DisplayErrorContext(&error)),
-        _ => format!("cannot read the secret: {}", DisplayErrorContext(&error)),
+    })
+}
+
+/// One sentence for a call that got no answer.
+fn failed(failure: Failure) -> ConfigError {
+    invalid(match failure {
+        Failure::Credentials(error) => format!("no AWS credentials: {error}"),
+        Failure::Request => "the request could not be signed".to_owned(),
+        Failure::Unreachable(error) => format!("Secrets Manager is unreachable: {error}"),
+        Failure::TimedOut => timed_out(),
+    })
+}
+
+/// The secret's `SecretString`, or one sentence for each way Secrets Manager refuses. Its error messages name
+/// the ARN and the role, never the secret's value; only the error's name is quoted.
+fn secret_string(answer: Answer) -> Result<String, ConfigError> {
+    if answer.status.is_success() {
+        let Value::Object(mut body) = answer.body else {
+            return Err(invalid("the endpoint's answer is not Secrets Manager's (not a JSON object)"));
+        };
+        return match body.remove("SecretString") {
+            Some(Value::String(text)) => Ok(text),
+            _ => Err(invalid("the secret has no SecretString (binary secrets are not supported)")),
+        };
+    }
+    let code = answer.error_name();
+    // Secrets Manager answers DecryptionFailure, or AccessDenied naming KMS, when the secret's customer-managed
+    // key does not let the caller decrypt.
+    let kms = code == "DecryptionFailure" || answer.error_message().contains("KMS");
+    let problem = match code {
+        "ResourceNotFoundException" => "no such secret (ResourceNotFoundException)".to_owned(),
+        _ if kms => "the secret cannot be decrypted: the function's role needs kms:Decrypt on the secret's KMS key \
+                     (template parameter Auth0ClientSecretKmsKeyArn)"
+            .to_owned(),
+        _ if answer.status == 403 || code.contains("AccessDenied") => {
+            "access denied: the function's role needs secretsmanager:GetSecretValue on this secret".to_owned()
+        }
+        _ if answer.refused_credentials() => format!("the AWS credentials were refused ({code})"),
+        "" => format!("Secrets Manager refused the request (HTTP {}, not a Secrets Manager answer)", answer.status),
+        _ => format!("Secrets Manager refused the request ({code})"),
     };
-    invalid(problem)
+    Err(invalid(problem))
 }

@@ -23,7 +23,7 @@ pub async fn cold_start<T: 'static>(
 
     let env = |name: &str| std::env::var(name).ok();
     let front_door = match directives {
-        Ok(_) => secrets::load_config(env, secrets::aws_defaults).await,
+        Ok(_) => secrets::load_config(env, crate::aws::defaults).await,
         Err(error) => Err(error),
     }
     .and_then(|config| {

@@ -295,6 +295,37 @@ async fn the_secret_is_read_from_secrets_manager_during_init() {
     assert!(!emulator.logs().join("\n").contains(support::SECRET), "a log line carries the secret");
 }
 
+/// Without credentials in the environment (a profile, a container's or an instance's role), aws-config's whole
+/// default chain finds them: here a shared credentials file of a user that may only read secrets, against moto
+/// enforcing IAM, so that the read succeeds with that file's keys alone.
+#[tokio::test]
+async fn the_secret_is_read_with_credentials_from_the_shared_credentials_file() {
+    // Three free requests create the user; the fourth creates the secret; then IAM is enforced.
+    let moto = moto::Moto::start_enforcing_iam_after(4);
+    let (access_key, secret_key) = moto.user_allowed_only("secretsmanager:GetSecretValue");
+    let arn = moto.create_secret("auth0/from-profile", support::SECRET).await;
+    let file = std::env::temp_dir().join(format!("auth0-lambda-api-credentials-{}", std::process::id()));
+    std::fs::write(
+        &file,
+        format!("[default]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n"),
+    )
+    .unwrap();
+    let mut moto_env: Vec<_> = moto
+        .env()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("AWS_SECRET") && *name != "AWS_ACCESS_KEY_ID")
+        .collect();
+    moto_env.push(("AWS_SHARED_CREDENTIALS_FILE", file.to_str().unwrap().to_owned()));
+    let emulator = Emulator::start(&env_with_secret_arn(&moto_env, &arn)).await;
+    emulator.wait_until_ready().await;
+    let bearer = format!("Bearer {}", minted_token(&[]));
+    let answer = http_get(emulator.gateway, "GET", "/protected", &[("authorization", &bearer)]).await;
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let logs = emulator.logs().join("\n");
+    assert!(!logs.contains(support::SECRET) && !logs.contains(&secret_key), "a log line carries a secret");
+}
+
 #[tokio::test]
 async fn the_cold_start_states_the_effective_configuration_without_the_secret() {
     let url = "https://127.0.0.1:9/.well-known/jwks.json";

@@ -56,6 +56,20 @@ async fn a_json_secret_is_read_under_the_configured_key() {
     assert_eq!(secret, SECRET);
 }
 
+/// A secret's ARN names its region, which the call is signed for and sent to, whatever the function's own
+/// region (moto keeps each region's secrets apart, by the region the request is signed for).
+#[tokio::test]
+async fn a_secret_is_read_in_the_region_its_arn_names() {
+    let moto = Moto::start();
+    let arn = moto.create_secret_in("eu-west-1", "auth0/elsewhere", SECRET).await;
+    assert!(arn.starts_with("arn:aws:secretsmanager:eu-west-1:"), "{arn}");
+    assert_eq!(fetch_client_secret(moto.loader(), moto::tls(), &arn, None).await.unwrap(), SECRET);
+
+    // A name, not an ARN, is looked up in the function's region.
+    let error = fetch_client_secret(moto.loader(), moto::tls(), "auth0/elsewhere", None).await.unwrap_err();
+    assert!(error.problem.contains("no such secret"), "{error}");
+}
+
 #[tokio::test]
 async fn the_legacy_encoding_applies_to_a_secret_from_the_arn() {
     let moto = Moto::start();

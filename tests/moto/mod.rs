@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, ConfigLoader, Region};
-use aws_sdk_secretsmanager::config::Credentials;
+use aws_credential_types::Credentials;
 
 pub const REGION: &str = "us-east-1";
 
@@ -75,17 +75,32 @@ impl Moto {
         ]
     }
 
-    /// Creates a secret with this `SecretString` and returns its ARN.
+    /// Creates, through boto3, a secret with this `SecretString` and returns its ARN.
     pub async fn create_secret(&self, name: &str, value: &str) -> String {
-        let client = aws_sdk_secretsmanager::Client::new(&self.loader().load().await);
-        client.create_secret().name(name).secret_string(value).send().await.unwrap().arn().unwrap().to_owned()
+        self.create(REGION, name, "SecretString", value)
     }
 
-    /// Creates a secret that holds only binary data.
+    /// Creates, through boto3, a secret in another region than the loaders' and returns its ARN.
+    pub async fn create_secret_in(&self, region: &str, name: &str, value: &str) -> String {
+        self.create(region, name, "SecretString", value)
+    }
+
+    /// Creates, through boto3, a secret that holds only binary data.
     pub async fn create_binary_secret(&self, name: &str, value: &[u8]) -> String {
-        let client = aws_sdk_secretsmanager::Client::new(&self.loader().load().await);
-        let blob = aws_sdk_secretsmanager::primitives::Blob::new(value);
-        client.create_secret().name(name).secret_binary(blob).send().await.unwrap().arn().unwrap().to_owned()
+        let hex: String = value.iter().map(|byte| format!("{byte:02x}")).collect();
+        self.create(REGION, name, "SecretBinary", &hex)
+    }
+
+    fn create(&self, region: &str, name: &str, kind: &str, value: &str) -> String {
+        let script = r#"
+import boto3, sys
+region, name, kind, value = sys.argv[3:7]
+secrets = boto3.client("secretsmanager", endpoint_url=sys.argv[1], region_name=region, verify=sys.argv[2],
+                       aws_access_key_id="test", aws_secret_access_key="test")
+value = bytes.fromhex(value) if kind == "SecretBinary" else value
+print(secrets.create_secret(Name=name, **{kind: value})["ARN"])
+"#;
+        self.boto3(script, &[region, name, kind, value]).trim().to_owned()
     }
 
     /// Creates, through boto3, the DPoP replay table as the template does (partition key `pk`, TTL on
@@ -101,14 +116,15 @@ dynamodb.create_table(TableName=sys.argv[3], BillingMode="PAY_PER_REQUEST",
 dynamodb.update_time_to_live(TableName=sys.argv[3],
                              TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
 "#;
-        self.boto3(script, name);
+        self.boto3(script, &[name]);
     }
 
-    /// Runs a boto3 `script` against this server: its arguments are the endpoint, the CA file and `argument`.
+    /// Runs a boto3 `script` against this server: its arguments are the endpoint, the CA file and `arguments`.
     /// Returns what it printed.
-    fn boto3(&self, script: &str, argument: &str) -> String {
+    fn boto3(&self, script: &str, arguments: &[&str]) -> String {
         let output = Command::new("python3")
-            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file(), argument])
+            .args(["-c", script, &self.endpoint, crate::jwks_server::ca_file()])
+            .args(arguments)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -135,7 +151,7 @@ iam.put_user_policy(UserName="reader", PolicyName="one-action", PolicyDocument=j
 key = iam.create_access_key(UserName="reader")["AccessKey"]
 print(key["AccessKeyId"], key["SecretAccessKey"])
 "#;
-        let text = self.boto3(script, action);
+        let text = self.boto3(script, &[action]);
         let (access_key, secret_key) = text.trim().split_once(' ').unwrap();
         (access_key.to_owned(), secret_key.to_owned())
     }
@@ -150,7 +166,7 @@ pub fn tls() -> Arc<rustls::ClientConfig> {
 /// An AWS configuration loader aimed at any endpoint on 127.0.0.1, speaking through the function's HTTP client.
 pub fn loader_at(endpoint: &str, access_key: &str, secret_key: &str) -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(auth0_lambda_api::secrets::http_client(tls()))
+        .http_client(auth0_lambda_api::aws::sdk_http_client(tls()))
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(access_key, secret_key, None, None, "tests"))
