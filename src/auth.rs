@@ -80,6 +80,18 @@ pub fn credential_in<'a>(
     if bytes.len() > MAX_AUTHORIZATION_BYTES {
         return Err(AuthError::InvalidHeader("Authorization header is too long"));
     }
+    // A well-formed header is a scheme, one space and a token whose bytes are all token bytes, which are
+    // printable and not a space: one pass over the token settles every check below but the scheme's.
+    if let Some(at) = bytes.iter().position(|&b| b == b' ')
+        && let (scheme, token) = (&bytes[..at], &bytes[at + 1..])
+        && !token.is_empty()
+        && ByteClass::PRINTABLE.holds(scheme)
+        && ByteClass::TOKEN.holds(token)
+        && let (Ok(scheme), Ok(token)) = (std::str::from_utf8(scheme), std::str::from_utf8(token))
+    {
+        return Ok((scheme_named(scheme, schemes)?, token));
+    }
+    // Anything else: each check in turn, for the first error it has.
     if !ByteClass::PRINTABLE.holds(bytes) {
         return Err(AuthError::InvalidHeader("Authorization header must be printable ASCII"));
     }
@@ -88,15 +100,7 @@ pub fn credential_in<'a>(
         .map_err(|_| AuthError::InvalidHeader("Authorization header must be printable ASCII"))?;
 
     let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
-    let scheme = match schemes {
-        Schemes::Bearer | Schemes::BearerOrDpop if scheme.eq_ignore_ascii_case("bearer") => Scheme::Bearer,
-        Schemes::Dpop | Schemes::BearerOrDpop if scheme.eq_ignore_ascii_case("dpop") => Scheme::Dpop,
-        Schemes::Bearer => return Err(AuthError::InvalidHeader("Authorization header must start with Bearer")),
-        Schemes::BearerOrDpop => {
-            return Err(AuthError::InvalidHeader("Authorization header must start with Bearer or DPoP"));
-        }
-        Schemes::Dpop => return Err(AuthError::InvalidHeader("Authorization header must start with DPoP")),
-    };
+    let scheme = scheme_named(scheme, schemes)?;
     if token.is_empty() {
         return Err(AuthError::InvalidHeader("Token not found"));
     }
@@ -109,8 +113,19 @@ pub fn credential_in<'a>(
     Ok((scheme, token))
 }
 
-/// The bytes a header value may hold, as a table: the bearer header is the longest input of a request and is
-/// read twice, so each byte costs one load and no branch. (The crate is built for size, `opt-level = "s"`,
+/// The scheme `name` (case-insensitive) if the request may use it.
+fn scheme_named(name: &str, schemes: Schemes) -> Result<Scheme, AuthError> {
+    match schemes {
+        Schemes::Bearer | Schemes::BearerOrDpop if name.eq_ignore_ascii_case("bearer") => Ok(Scheme::Bearer),
+        Schemes::Dpop | Schemes::BearerOrDpop if name.eq_ignore_ascii_case("dpop") => Ok(Scheme::Dpop),
+        Schemes::Bearer => Err(AuthError::InvalidHeader("Authorization header must start with Bearer")),
+        Schemes::BearerOrDpop => Err(AuthError::InvalidHeader("Authorization header must start with Bearer or DPoP")),
+        Schemes::Dpop => Err(AuthError::InvalidHeader("Authorization header must start with DPoP")),
+    }
+}
+
+/// The bytes a header value may hold, as a table: the bearer header is the longest input of a request, so
+/// each byte costs one load and no branch. (The crate is built for size, `opt-level = "s"`,
 /// which does not vectorise loops: a branch-free comparison chain measured four times slower than the table.)
 struct ByteClass([bool; 256]);
 

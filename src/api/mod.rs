@@ -109,22 +109,30 @@ fn protected(call: Call<'_>) -> Reply<'_> {
     })
 }
 
+/// A JSON `{"message": ...}` answer, as Auth0's quickstart APIs give, its body written at compile time: the
+/// text goes into the JSON as it is, so it must hold no `"`, `\` or control character (a test parses each).
+macro_rules! message {
+    ($text:literal) => {
+        json_response(StatusCode::OK, concat!(r#"{"message":""#, $text, r#""}"#).to_owned(), None)
+    };
+}
+
 /// `GET /api/public`: no token needed.
 fn api_public(_: Call<'_>) -> Reply<'_> {
-    Box::pin(async { message("Hello from a public endpoint! You don't need to be authenticated to see this.") })
+    Box::pin(async { message!("Hello from a public endpoint! You don't need to be authenticated to see this.") })
 }
 
 /// `GET /api/private`: any valid token.
 fn api_private(_: Call<'_>) -> Reply<'_> {
-    Box::pin(async { message("Hello from a private endpoint! You need to be authenticated to see this.") })
+    Box::pin(async { message!("Hello from a private endpoint! You need to be authenticated to see this.") })
 }
 
 /// `GET /api/private-scoped`: a valid token granting `read:messages`.
 fn api_private_scoped(_: Call<'_>) -> Reply<'_> {
     Box::pin(async {
-        message(
+        message!(
             "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see \
-             this.",
+             this."
         )
     })
 }
@@ -137,16 +145,6 @@ fn resource_metadata(call: Call<'_>) -> Reply<'_> {
             None => json_error(StatusCode::NOT_FOUND, "not_found", "no route matches this path"),
         }
     })
-}
-
-/// A JSON `{"message": ...}` answer, as Auth0's quickstart APIs give.
-fn message(text: &'static str) -> Response<Body> {
-    #[derive(serde::Serialize)]
-    struct Message {
-        message: &'static str,
-    }
-    let body = serde_json::to_string(&Message { message: text }).unwrap_or_default();
-    json_response(StatusCode::OK, body, None)
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
@@ -265,21 +263,23 @@ impl App {
     /// extensions for the handler, and checks what `access` requires of them.
     async fn authorize(&self, access: Access, request: &mut Request) -> Result<(), AuthError> {
         let headers = request.headers();
-        let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        let target = Target {
-            method: request.method().as_str(),
-            scheme: text("x-forwarded-proto"),
-            host: text("host"),
-            path: request.uri().path(),
-            route_path: route_path(request),
+        // The proof, and where the request was sent, are read only when DPoP is on.
+        let (proof, target) = if self.auth.dpop().is_some() {
+            let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+            let target = Target {
+                method: request.method().as_str(),
+                scheme: text("x-forwarded-proto"),
+                host: text("host"),
+                path: request.uri().path(),
+                route_path: route_path(request),
+            };
+            (ProofHeader::from_values(headers.get_all(DPOP).iter().map(HeaderValue::as_bytes)), target)
+        } else {
+            (ProofHeader::Missing, Target::default())
         };
         let claims = self
             .auth
-            .authenticate(
-                headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes),
-                ProofHeader::from_values(headers.get_all(DPOP).iter().map(HeaderValue::as_bytes)),
-                &target,
-            )
+            .authenticate(headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes), proof, &target)
             .await?;
         let checked = match access {
             Access::Requires(requirement) => requirement.check(&claims),
@@ -377,6 +377,33 @@ mod tests {
             let looked_up = tokio::spawn(async move { format!("profile of {sub:?}") }).await.unwrap_or_default();
             text(StatusCode::OK, looked_up)
         })
+    }
+
+    /// Each quickstart message is a JSON object with the one string member `message`, whose text is what the
+    /// handler wrote.
+    #[tokio::test]
+    async fn every_message_answer_is_the_json_of_its_text() {
+        let request = Request::default();
+        let env = |name: &str| match name {
+            "AUTH0_AUDIENCE" => Some("https://api.example.com".to_owned()),
+            "AUTH0_CLIENT_SECRET" => Some("a-secret-of-at-least-thirty-two-bytes-0123".to_owned()),
+            _ => None,
+        };
+        let app = App::new(Config::from_lookup(env).unwrap()).unwrap();
+        for (handler, text) in [
+            (api_public as Handler, "Hello from a public endpoint! You don't need to be authenticated to see this."),
+            (api_private, "Hello from a private endpoint! You need to be authenticated to see this."),
+            (
+                api_private_scoped,
+                "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to \
+                 see this.",
+            ),
+        ] {
+            let response = handler(Call { request: &request, claims: None, app: &app }).await;
+            assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            assert_eq!(body, serde_json::json!({ "message": text }));
+        }
     }
 
     #[tokio::test]

@@ -238,8 +238,9 @@ impl<'a> ProofHeader<'a> {
     }
 }
 
-/// Where a request was sent, as far as the front door knows it: what `htu` is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a request was sent, as far as the front door knows it: what `htu` is compared with. The default is
+/// nowhere, for a front door whose DPoP is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Target<'a> {
     /// The method (`htm`).
     pub method: &'a str,
