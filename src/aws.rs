@@ -59,6 +59,9 @@ fn environment_answers(lookup: impl Fn(&str) -> Option<String>) -> (bool, bool) 
     (region, credentials)
 }
 
+/// The `User-Agent` of the calls to AWS.
+const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
 /// Credentials this close to their expiry are fetched again.
 const CREDENTIALS_MARGIN: Duration = Duration::from_secs(60);
 
@@ -96,10 +99,12 @@ pub const SECRETS_MANAGER: Service = Service {
 pub enum Unconfigured {
     /// Neither the resource's ARN nor the configuration names a region.
     NoRegion,
+    /// The region named is not a region name (lower-case letters, digits, hyphens).
+    BadRegion,
     /// The configuration has no credentials provider.
     NoCredentials,
-    /// No endpoint is known for the region's partition, and none is configured.
-    NoEndpoint,
+    /// The configured endpoint is not a URL with a host.
+    BadEndpoint,
 }
 
 /// A call that got no answer from the service.
@@ -123,11 +128,22 @@ impl Failure {
 }
 
 /// The service's answer: its status and, when the body is a JSON object, the object.
-#[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
     /// `Value::Null` when the body is not a JSON object (a proxy's page, an empty body).
     pub body: Value,
+    /// The `X-Amzn-ErrorType` header, where an error's name comes first.
+    error_type: Option<String>,
+}
+
+impl std::fmt::Debug for Answer {
+    /// The status and the error's name only: a body may hold a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("error", &self.error_name())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Answer {
@@ -136,11 +152,19 @@ impl Answer {
         self.body.is_object()
     }
 
-    /// The error's name: `__type` without its namespace (`com.amazonaws.dynamodb.v20120810#ResourceNotFound
-    /// Exception` is `ResourceNotFoundException`), or `""`.
+    /// The error's name, read as the SDKs read it from a JSON-protocol answer: the `X-Amzn-ErrorType` header,
+    /// else the body's `code`, else its `__type`; without a URL after a `:` or a namespace before a `#`
+    /// (`com.amazonaws.dynamodb.v20120810#ResourceNotFoundException` is `ResourceNotFoundException`). `""`
+    /// when there is none.
     pub fn error_name(&self) -> &str {
-        let kind = self.body["__type"].as_str().unwrap_or_default();
-        kind.rsplit_once('#').map_or(kind, |(_, name)| name)
+        let raw = self
+            .error_type
+            .as_deref()
+            .or_else(|| self.body["code"].as_str())
+            .or_else(|| self.body["__type"].as_str())
+            .unwrap_or_default();
+        let raw = raw.split_once(':').map_or(raw, |(name, _)| name);
+        raw.rsplit_once('#').map_or(raw, |(_, name)| name)
     }
 
     /// The error's message (`message` or `Message`), which may quote the request: not for logs.
@@ -201,13 +225,16 @@ impl Client {
             Some(region) => region.to_owned(),
             None => config.region().ok_or(Unconfigured::NoRegion)?.to_string(),
         };
+        if !is_region(&region) {
+            return Err(Unconfigured::BadRegion);
+        }
         let credentials = config.credentials_provider().ok_or(Unconfigured::NoCredentials)?;
-        let endpoint = endpoint(config, service, &region).ok_or(Unconfigured::NoEndpoint)?;
-        let uri: Uri = format!("{endpoint}/").parse().map_err(|_| Unconfigured::NoEndpoint)?;
+        let uri: Uri =
+            format!("{}/", endpoint(config, service, &region)).parse().map_err(|_| Unconfigured::BadEndpoint)?;
         let host = match (uri.host(), uri.port_u16()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
-            (None, _) => return Err(Unconfigured::NoEndpoint),
+            (None, _) => return Err(Unconfigured::BadEndpoint),
         };
         // A connection is kept for the next call; one that broke while the instance was frozen costs the
         // caller's retry, not an answer.
@@ -246,18 +273,23 @@ impl Client {
         for (name, value) in headers {
             request = request.header(name, value);
         }
+        // Who called, in CloudTrail's userAgent.
+        request = request.header("user-agent", USER_AGENT);
         let mut request = request.body(SdkBody::from(body.to_owned())).map_err(|_| Failure::Request)?;
         instructions.apply_to_request_http1x(&mut request);
 
         let exchange = async {
             let response = self.http.request(request).await.map_err(|error| Failure::Unreachable(chain(&error)))?;
             let status = response.status();
+            let error_type =
+                response.headers().get("x-amzn-errortype").and_then(|value| value.to_str().ok()).map(str::to_owned);
             let body = response.into_body().collect().await.map_err(|error| Failure::Unreachable(chain(&error)))?;
-            Ok::<_, Failure>((status, body.to_bytes()))
+            Ok::<_, Failure>((status, error_type, body.to_bytes()))
         };
-        let (status, body) = tokio::time::timeout(timeout, exchange).await.map_err(|_| Failure::TimedOut)??;
+        let (status, error_type, body) =
+            tokio::time::timeout(timeout, exchange).await.map_err(|_| Failure::TimedOut)??;
         let body = serde_json::from_slice(&body).ok().filter(Value::is_object).unwrap_or(Value::Null);
-        Ok(Answer { status, body })
+        Ok(Answer { status, body, error_type })
     }
 
     /// Drops the kept credentials, after the service refused them: a role's session may have been renewed.
@@ -303,34 +335,66 @@ pub fn arn_region(arn: &str) -> Option<&str> {
 }
 
 /// The service's endpoint: `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL` (and their profile settings) as
-/// the SDKs read them, else the region's, in its partition, with the FIPS and dual-stack options. `None` for a
-/// partition whose domain is not known here.
-fn endpoint(config: &SdkConfig, service: &Service, region: &str) -> Option<String> {
+/// the SDKs read them, else the region's, in its partition, with the FIPS and dual-stack options, as the
+/// service's SDK resolves it.
+fn endpoint(config: &SdkConfig, service: &Service, region: &str) -> String {
     let key = ServiceConfigKey::builder().service_id(service.id).env("AWS_ENDPOINT_URL").profile("endpoint_url");
     let configured = config
         .service_config()
         .and_then(|services| services.load_config(key.build().ok()?))
         .or_else(|| config.endpoint_url().map(str::to_owned));
     if let Some(url) = configured {
-        return Some(url.trim_end_matches('/').to_owned());
+        return url.trim_end_matches('/').to_owned();
     }
     let (fips, dual_stack) = (config.use_fips() == Some(true), config.use_dual_stack() == Some(true));
-    let name = service.name;
-    let prefix = if fips { format!("{name}-fips") } else { name.to_owned() };
-    let domain = match region {
-        _ if region.starts_with("cn-") => {
-            if dual_stack {
-                "api.amazonwebservices.com.cn"
-            } else {
-                "amazonaws.com.cn"
-            }
-        }
-        _ if region.starts_with("eusc-") => "amazonaws.eu",
-        _ if region.contains("-iso") => return None,
-        _ if dual_stack => "api.aws",
-        _ => "amazonaws.com",
+    let partition = Partition::of(region);
+    // Where a service's endpoint rules depart from the partition's pattern.
+    let (fips_name, dual_stack_domain) = match (service.name, partition.name) {
+        // Secrets Manager's own hosts in these partitions already answer over IPv6.
+        ("secretsmanager", "aws" | "aws-us-gov") => (fips, false),
+        ("secretsmanager", "aws-cn") if !fips => (false, false),
+        // DynamoDB's own hosts in GovCloud are FIPS endpoints already.
+        ("dynamodb", "aws-us-gov") if fips && !dual_stack => (false, false),
+        _ => (fips, dual_stack),
     };
-    Some(format!("https://{prefix}.{region}.{domain}"))
+    let name = service.name;
+    let host = if fips_name { format!("{name}-fips") } else { name.to_owned() };
+    let domain = if dual_stack_domain { partition.dual_stack_domain } else { partition.domain };
+    format!("https://{host}.{region}.{domain}")
+}
+
+/// An AWS partition's domains, as the SDKs' partition table has them.
+struct Partition {
+    name: &'static str,
+    domain: &'static str,
+    dual_stack_domain: &'static str,
+}
+
+impl Partition {
+    /// The partition of `region`; regions no other partition claims are in `aws`, as in the SDKs.
+    fn of(region: &str) -> Self {
+        let (name, domain, dual_stack_domain) = match region {
+            _ if region.starts_with("us-gov-") => ("aws-us-gov", "amazonaws.com", "api.aws"),
+            _ if region.starts_with("cn-") => ("aws-cn", "amazonaws.com.cn", "api.amazonwebservices.com.cn"),
+            _ if region.starts_with("eusc-") => ("aws-eusc", "amazonaws.eu", "api.amazonwebservices.eu"),
+            _ if region.starts_with("us-iso-") => ("aws-iso", "c2s.ic.gov", "api.aws.ic.gov"),
+            _ if region.starts_with("us-isob-") => ("aws-iso-b", "sc2s.sgov.gov", "api.aws.scloud"),
+            _ if region.starts_with("us-isof-") => ("aws-iso-f", "csp.hci.ic.gov", "api.aws.hci.ic.gov"),
+            _ if region.starts_with("eu-isoe-") => ("aws-iso-e", "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk"),
+            _ => ("aws", "amazonaws.com", "api.aws"),
+        };
+        Self { name, domain, dual_stack_domain }
+    }
+}
+
+/// Whether `region` can be a region name: a host label of lower-case letters, digits and inner hyphens. It
+/// goes into the endpoint's host name.
+fn is_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 63
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// An error and its causes, `: `-separated (hyper's own is only "client error (Connect)").
@@ -392,39 +456,90 @@ mod tests {
         SdkConfig::builder().region(Region::new(region.to_owned()))
     }
 
+    /// The hosts the services' SDKs resolve (their endpoint rule tests), by region, FIPS and dual-stack.
     #[test]
-    fn the_endpoint_is_the_region_s_in_its_partition_with_its_options() {
-        let cases = [
-            (config("eu-west-1"), &DYNAMODB, "https://dynamodb.eu-west-1.amazonaws.com"),
-            (config("eu-west-1"), &SECRETS_MANAGER, "https://secretsmanager.eu-west-1.amazonaws.com"),
-            (config("us-gov-west-1"), &DYNAMODB, "https://dynamodb.us-gov-west-1.amazonaws.com"),
-            (config("cn-north-1"), &DYNAMODB, "https://dynamodb.cn-north-1.amazonaws.com.cn"),
+    fn the_endpoint_is_the_one_the_service_s_sdk_resolves() {
+        let cases: &[(&Service, &str, bool, bool, &str)] = &[
+            (&SECRETS_MANAGER, "eu-west-1", false, false, "https://secretsmanager.eu-west-1.amazonaws.com"),
+            (&SECRETS_MANAGER, "us-east-1", true, false, "https://secretsmanager-fips.us-east-1.amazonaws.com"),
+            (&SECRETS_MANAGER, "us-east-1", false, true, "https://secretsmanager.us-east-1.amazonaws.com"),
+            (&SECRETS_MANAGER, "us-east-1", true, true, "https://secretsmanager-fips.us-east-1.amazonaws.com"),
+            (&SECRETS_MANAGER, "us-gov-east-1", false, true, "https://secretsmanager.us-gov-east-1.amazonaws.com"),
+            (&SECRETS_MANAGER, "us-gov-east-1", true, true, "https://secretsmanager-fips.us-gov-east-1.amazonaws.com"),
+            (&SECRETS_MANAGER, "cn-north-1", false, false, "https://secretsmanager.cn-north-1.amazonaws.com.cn"),
+            (&SECRETS_MANAGER, "cn-north-1", false, true, "https://secretsmanager.cn-north-1.amazonaws.com.cn"),
+            (&SECRETS_MANAGER, "cn-north-1", true, false, "https://secretsmanager-fips.cn-north-1.amazonaws.com.cn"),
             (
-                config("cn-north-1").use_dual_stack(true),
                 &SECRETS_MANAGER,
-                "https://secretsmanager.cn-north-1.api.amazonwebservices.com.cn",
+                "cn-north-1",
+                true,
+                true,
+                "https://secretsmanager-fips.cn-north-1.api.amazonwebservices.com.cn",
             ),
-            (config("eusc-de-east-1"), &DYNAMODB, "https://dynamodb.eusc-de-east-1.amazonaws.eu"),
-            (config("us-east-1").use_fips(true), &DYNAMODB, "https://dynamodb-fips.us-east-1.amazonaws.com"),
+            (&SECRETS_MANAGER, "us-iso-east-1", false, false, "https://secretsmanager.us-iso-east-1.c2s.ic.gov"),
             (
-                config("us-east-1").use_fips(true),
                 &SECRETS_MANAGER,
-                "https://secretsmanager-fips.us-east-1.amazonaws.com",
+                "us-isob-east-1",
+                true,
+                false,
+                "https://secretsmanager-fips.us-isob-east-1.sc2s.sgov.gov",
             ),
-            (config("us-east-1").use_dual_stack(true), &DYNAMODB, "https://dynamodb.us-east-1.api.aws"),
-            (
-                config("us-east-1").use_fips(true).use_dual_stack(true),
-                &DYNAMODB,
-                "https://dynamodb-fips.us-east-1.api.aws",
-            ),
-            (config("us-east-1").endpoint_url("http://127.0.0.1:8000/"), &SECRETS_MANAGER, "http://127.0.0.1:8000"),
+            (&DYNAMODB, "eu-west-1", false, false, "https://dynamodb.eu-west-1.amazonaws.com"),
+            (&DYNAMODB, "us-east-1", true, false, "https://dynamodb-fips.us-east-1.amazonaws.com"),
+            (&DYNAMODB, "us-east-1", false, true, "https://dynamodb.us-east-1.api.aws"),
+            (&DYNAMODB, "us-east-1", true, true, "https://dynamodb-fips.us-east-1.api.aws"),
+            (&DYNAMODB, "us-gov-east-1", false, false, "https://dynamodb.us-gov-east-1.amazonaws.com"),
+            (&DYNAMODB, "us-gov-east-1", true, false, "https://dynamodb.us-gov-east-1.amazonaws.com"),
+            (&DYNAMODB, "us-gov-east-1", false, true, "https://dynamodb.us-gov-east-1.api.aws"),
+            (&DYNAMODB, "us-gov-east-1", true, true, "https://dynamodb-fips.us-gov-east-1.api.aws"),
+            (&DYNAMODB, "cn-north-1", false, true, "https://dynamodb.cn-north-1.api.amazonwebservices.com.cn"),
+            (&DYNAMODB, "cn-north-1", true, false, "https://dynamodb-fips.cn-north-1.amazonaws.com.cn"),
+            (&DYNAMODB, "us-iso-east-1", false, true, "https://dynamodb.us-iso-east-1.api.aws.ic.gov"),
+            (&DYNAMODB, "us-iso-east-1", true, false, "https://dynamodb-fips.us-iso-east-1.c2s.ic.gov"),
+            (&DYNAMODB, "eusc-de-east-1", false, false, "https://dynamodb.eusc-de-east-1.amazonaws.eu"),
         ];
-        for (builder, service, expected) in cases {
-            let config = builder.build();
-            let region = config.region().unwrap().to_string();
-            assert_eq!(endpoint(&config, service, &region).as_deref(), Some(expected));
+        for &(service, region, fips, dual_stack, expected) in cases {
+            let config = config(region).use_fips(fips).use_dual_stack(dual_stack).build();
+            assert_eq!(endpoint(&config, service, region), expected, "{region} fips={fips} dual-stack={dual_stack}");
         }
-        assert_eq!(endpoint(&config("us-iso-east-1").build(), &DYNAMODB, "us-iso-east-1"), None, "an unknown domain");
+        let configured = config("us-east-1").endpoint_url("http://127.0.0.1:8000/").build();
+        assert_eq!(endpoint(&configured, &SECRETS_MANAGER, "us-east-1"), "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn a_region_goes_into_a_host_name_only_when_it_is_a_region_name() {
+        for region in ["us-east-1", "eusc-de-east-1", "us-isob-east-1"] {
+            assert!(is_region(region), "{region}");
+        }
+        for region in ["", "-us-east-1", "us-east-1-", "US-EAST-1", "x.evil.example/", "us east 1", "us_east_1"] {
+            assert!(!is_region(region), "{region}");
+        }
+        let arn = "arn:aws:secretsmanager:x.evil.example/:123456789012:secret:auth0";
+        let config = config("us-east-1").build();
+        let tls = crate::tls::Trust::new(Vec::new()).client_config().unwrap();
+        let client = Client::new(&config, &SECRETS_MANAGER, arn_region(arn), &tls, Duration::from_secs(1));
+        assert_eq!(client.map(|_| ()).unwrap_err(), Unconfigured::BadRegion);
+    }
+
+    #[test]
+    fn an_error_is_named_as_the_sdks_name_it() {
+        let answer = |error_type: Option<&str>, body: Value| Answer {
+            status: StatusCode::BAD_REQUEST,
+            body,
+            error_type: error_type.map(str::to_owned),
+        };
+        let namespaced = serde_json::json!({"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"});
+        assert_eq!(answer(None, namespaced.clone()).error_name(), "ResourceNotFoundException");
+        let header = "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/";
+        assert_eq!(answer(Some(header), namespaced).error_name(), "ThrottlingException", "the header first");
+        assert!(answer(Some(header), Value::Null).is_throttled(), "a header without a JSON body");
+        assert_eq!(
+            answer(None, serde_json::json!({"code": "AccessDeniedException"})).error_name(),
+            "AccessDeniedException"
+        );
+        assert_eq!(answer(None, Value::Null).error_name(), "");
+        let secret = answer(None, serde_json::json!({"SecretString": "the-secret"}));
+        assert!(!format!("{secret:?}").contains("the-secret"), "an answer's Debug holds no body");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::config::{ConfigError, invalid, var};
 /// - lambda_runtime logs each raw invocation event, `Authorization` header included, at TRACE;
 /// - aws-sigv4 logs the canonical request it signs, with `x-amz-security-token`, at TRACE;
 /// - aws-smithy-runtime and aws-config log requests, responses and credential sources at TRACE (the
-///   GetSecretValue response holds the client secret).
+///   responses of the credential providers they call hold credentials).
 const CAPS: &[(&str, Level)] = &[
     ("lambda_runtime::layers::api_response", Level::DEBUG),
     ("aws_sigv4", Level::DEBUG),

@@ -22,8 +22,8 @@ pub const SECRET_TIMEOUT: Duration = Duration::from_secs(4);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Attempts, the first included.
 pub const MAX_ATTEMPTS: u32 = 2;
-/// The pause before retrying a throttled read.
-const THROTTLED_BACKOFF: Duration = Duration::from_millis(100);
+/// The pause before retrying a read that Secrets Manager throttled or failed (an answer, not a lost one).
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// Connecting to Secrets Manager.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -74,8 +74,8 @@ pub async fn fetch_client_secret(
                 break outcome.map_err(failed).and_then(secret_string);
             }
             attempt += 1;
-            if outcome.as_ref().is_ok_and(Answer::is_throttled) {
-                tokio::time::sleep(THROTTLED_BACKOFF).await;
+            if outcome.is_ok() {
+                tokio::time::sleep(RETRY_BACKOFF).await;
             }
         }
     };
@@ -112,10 +112,9 @@ fn invalid(problem: impl Into<String>) -> ConfigError {
 fn unconfigured(why: Unconfigured) -> ConfigError {
     invalid(match why {
         Unconfigured::NoRegion => "no AWS region: the ARN names none and AWS_REGION is not set",
+        Unconfigured::BadRegion => "the region (the ARN's, else AWS_REGION) is not an AWS region name",
         Unconfigured::NoCredentials => "no AWS credentials provider in the function's AWS configuration",
-        Unconfigured::NoEndpoint => {
-            "no Secrets Manager endpoint is known for this region: set AWS_ENDPOINT_URL_SECRETS_MANAGER"
-        }
+        Unconfigured::BadEndpoint => "AWS_ENDPOINT_URL_SECRETS_MANAGER (or AWS_ENDPOINT_URL) is not a URL with a host",
     })
 }
 

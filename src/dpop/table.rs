@@ -54,8 +54,8 @@ pub enum TableError {
     BadCredentials,
     /// DynamoDB failed (a 5xx).
     ServerError,
-    /// No region or no credentials in the function's AWS configuration, or no endpoint known for its
-    /// partition or options.
+    /// No region or no credentials in the function's AWS configuration, or a region or endpoint that cannot be
+    /// used.
     Unconfigured,
     /// Any other refusal, or an answer that is not DynamoDB's.
     Refused,
@@ -73,7 +73,7 @@ impl TableError {
             Self::BadCredentials => "the credentials were refused",
             Self::ServerError => "server error",
             Self::Unconfigured => {
-                "no AWS region or credentials, or no endpoint for this partition: set AWS_ENDPOINT_URL_DYNAMODB"
+                "no AWS region or credentials, or a region or AWS_ENDPOINT_URL_DYNAMODB that cannot be used"
             }
             Self::Refused => "refused",
         }
