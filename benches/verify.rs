@@ -11,6 +11,8 @@
 //! - `request/bare_lambda_http`: what a bare `lambda_http` function does with the same request (drops it,
 //!   answers a text), the part of `request/<alg>` that is lambda_http's own.
 //!
+//! `dpop/request/HS256_dpop` is the HS256 request with `AUTH0_DPOP=allowed`, a bound token and a proof.
+//!
 //! Then the ratios the README reports are printed against their targets, each measured paired (batches of
 //! both sides back to back, median of 51 rounds), so that the machine's drift does not pick a side.
 
@@ -188,6 +190,44 @@ fn per_algorithm(c: &mut Criterion) {
     assert_eq!(server.requests(), 1, "the benchmark must measure cached keys");
 }
 
+/// A DPoP request (RFC 9449, `AUTH0_DPOP=allowed`): an HS256 token bound to an ES256 key, sent with a fresh
+/// proof each time (made beforehand, as a client makes it). What the proof adds to a Bearer request: its
+/// parse, its P-256 verification, the key's thumbprint, the token's hash and the replay cache.
+fn dpop_request(c: &mut Criterion) {
+    use auth0_lambda_api::dpop::client::ProofKey;
+    let app = support::app_with(&[("AUTH0_DPOP", "allowed")]);
+    let key = ProofKey::generate();
+    let mut claims = support::claims();
+    claims["cnf"] = serde_json::json!({"jkt": key.thumbprint()});
+    let token = support::mint(&claims);
+    let event = support::with_route(support::event("v2-root-ok"), "GET", "/api/private");
+    let event = support::with_authorization(event, Some(&format!("DPoP {token}")));
+    let url = format!("https://{}/api/private", event["headers"]["host"].as_str().unwrap());
+    let mut proofs = 0u64;
+    let mut request = || {
+        proofs += 1;
+        let mut event = event.clone();
+        event["headers"]["dpop"] =
+            key.proof("GET", &url, &token, support::now(), &format!("bench-{proofs}"), None).into();
+        support::request(&event)
+    };
+    assert_eq!(ready(app.handle(request())).unwrap().status(), 200, "the DPoP request must be accepted");
+    // Every proof stays in the replay cache (100,000 at most) for its five minutes: a short run.
+    let mut group = c.benchmark_group("dpop");
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2)).sample_size(20);
+    group.bench_function("request/HS256_dpop", |b| {
+        b.iter_batched(
+            &mut request,
+            |request| {
+                let response = ready(app.handle(request)).unwrap();
+                assert_eq!(response.status(), 200);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 fn refusals(c: &mut Criterion) {
     let app = support::app();
     let token = support::mint(&support::claims());
@@ -312,6 +352,7 @@ fn report<'a>(cases: Vec<(&'static str, [Timed<'a>; 3])>, bare: &mut Timed<'a>) 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     per_algorithm(&mut criterion);
+    dpop_request(&mut criterion);
     refusals(&mut criterion);
     cold_start_parts(&mut criterion);
     criterion.final_summary();
