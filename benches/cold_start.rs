@@ -270,8 +270,10 @@ async fn measure(run: &mut Run) {
 /// spends waiting for moto itself (a Python server), as opposed to the function's own work. moto closes every
 /// connection after its answer, so each call includes a TLS handshake, as the cold start's does.
 async fn moto_service_time(moto: &moto::Moto, arn: &str) -> Duration {
-    let config = moto.loader().load().await;
-    let client = aws::Client::new(&config, &aws::SECRETS_MANAGER, None, &moto::tls(), Duration::from_secs(1)).unwrap();
+    let client =
+        aws::Client::for_resource(moto.loader(), &aws::SECRETS_MANAGER, arn, &moto::tls(), Duration::from_secs(1))
+            .await
+            .unwrap();
     let request = serde_json::json!({ "SecretId": arn }).to_string();
     let get = || async {
         let answer = client.call("GetSecretValue", &request, Duration::from_secs(5)).await.unwrap();

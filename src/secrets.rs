@@ -57,10 +57,8 @@ pub async fn fetch_client_secret(
     json_key: Option<&str>,
 ) -> Result<String, ConfigError> {
     let read = async {
-        // The provider chain's own calls (a container or instance metadata endpoint, STS) go through the
-        // function's HTTPS client too; aws-config has none of its own in this build.
-        let config = loader.http_client(aws::sdk_http_client(tls.clone())).load().await;
-        let client = aws::Client::new(&config, &aws::SECRETS_MANAGER, aws::arn_region(arn), &tls, CONNECT_TIMEOUT)
+        let client = aws::Client::for_resource(loader, &aws::SECRETS_MANAGER, arn, &tls, CONNECT_TIMEOUT)
+            .await
             .map_err(unconfigured)?;
         let request = serde_json::json!({ "SecretId": arn }).to_string();
         let mut attempt = 1;

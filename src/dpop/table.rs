@@ -153,13 +153,11 @@ impl ReplayTable {
     async fn client(&self) -> &Result<Client, TableError> {
         self.client
             .get_or_init(|| async {
-                // The provider chain's own calls (a container or instance metadata endpoint, STS) go through
-                // the function's HTTPS client too; aws-config has none of its own in this build.
-                let config = (self.loader)().http_client(aws::sdk_http_client(self.tls.clone())).load().await;
                 // A table's ARN names its region; a name is in the function's.
-                let region = aws::arn_region(&self.table);
-                let dynamodb = aws::Client::new(&config, &aws::DYNAMODB, region, &self.tls, ATTEMPT_TIMEOUT)
-                    .map_err(|_| TableError::Unconfigured)?;
+                let dynamodb =
+                    aws::Client::for_resource((self.loader)(), &aws::DYNAMODB, &self.table, &self.tls, ATTEMPT_TIMEOUT)
+                        .await
+                        .map_err(|_| TableError::Unconfigured)?;
                 // Instances must never share an owner: one would take another's item for its own.
                 let mut owner = [0u8; 16];
                 aws_lc_rs::rand::fill(&mut owner).map_err(|_| TableError::Unconfigured)?;
