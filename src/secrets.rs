@@ -42,8 +42,10 @@ pub async fn load_config(
     }
     let json_key = get(var::CLIENT_SECRET_JSON_KEY);
     let trust = crate::config::trust(&get)?;
-    let client_secret =
-        fetch_client_secret(aws(), trust.client_config()?, arn.trim(), json_key.as_deref().map(str::trim)).await?;
+    // Boxed: the AWS configuration loader's future is several kilobytes, and unboxed it would be part of
+    // every cold start's stack frame (each page of it probed, a page fault each), secret or not.
+    let fetch = fetch_client_secret(aws(), trust.client_config()?, arn.trim(), json_key.as_deref().map(str::trim));
+    let client_secret = Box::pin(fetch).await?;
     Config::with_fetched_secret(&lookup, FetchedSecret { client_secret, trust })
 }
 

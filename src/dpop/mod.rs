@@ -349,7 +349,9 @@ impl Dpop {
         let Some(table) = &self.table else {
             return Ok(());
         };
-        match table.record(&id, proof.valid_until, now).await {
+        // Boxed: the table's first write builds its AWS client, a future of several kilobytes that would
+        // otherwise be part of every request's future, DPoP or not, moved and probed on the stack each time.
+        match Box::pin(table.record(&id, proof.valid_until, now)).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(replayed),
             Err(error) => {
