@@ -4,9 +4,10 @@ Each run is one configuration's cold start and its requests, profiled with `--du
 which a function first has a cost says when it first ran. The script lists, configuration by configuration in
 the order below, the functions not listed yet, in the order they first ran: the functions of the commonest
 start (HS256, and the public route of the same configuration) come first and together, then what RS256 with
-a supplied key set adds, then a JWKS fetched over plain http, then over TLS, and so on. Each becomes a section pattern (`.text.<symbol>`, or `.text.unlikely.<symbol>` where
-LLVM put a cold function) without the hashes a new toolchain, dependency version or build profile changes; so
-every instance of a generic function goes where its first one ran.
+a supplied key set adds, then a JWKS fetched over plain http, then over TLS, and so on. Each becomes a section
+pattern (`.text.<symbol>`, or `.text.unlikely.<symbol>` where LLVM put a cold function) without the hashes a
+new toolchain, dependency version or build profile changes; so every instance of a generic function goes where
+its first one ran.
 
 Assembly has no section per function: where a function that ran is one, its object file's `.text` goes there
 whole (aws-lc's SHA-256, X25519, AES-GCM: the archives to look in are the arguments after the profiles).
@@ -178,22 +179,21 @@ def main(directory, archives):
         lines = []
         for function in functions:
             function = BELOW_MAIN.get(function, function)
+            destination = lines
             if function in assembly:
                 objects = [assembly[function], *NATIVE_TWINS.get(assembly[function], [])]
                 entry = "\n".join(f"    *[0-9a-f]-{name}(.text)" for name in objects)
                 if sum(sizes.get(name, 0) for name in objects) > LARGE:
-                    large.append(entry)
-                    continue
+                    destination = large
             else:
                 section = pattern(function)
                 entry = section and f"    *({section_names(section)})"
             if entry and entry not in seen:
                 seen.add(entry)
-                lines.append(entry)
+                destination.append(entry)
         print(f"    /* {label}: {len(lines)} */")
         print("\n".join(lines))
     # Last: a large object would push every configuration after the one that runs it away from the start.
-    large = list(dict.fromkeys(large))
     print(f"    /* large assembly objects: {len(large)} */")
     print("\n".join(large))
     print("  }")
