@@ -265,10 +265,10 @@ fn cold_start_parts(c: &mut Criterion) {
     let tls_server = runtime.block_on(jwks_server::JwksServer::serving(&[key.jwk()]));
     let plain_server = runtime.block_on(jwks_server::JwksServer::start_plain(jwks_server::Mode::Serve(document)));
     let roots = auth0_lambda_api::tls::read_extra_roots(jwks_server::ca_file()).unwrap();
-    let tls = auth0_lambda_api::tls::Trust::new(roots).client_config().unwrap();
+    let trust = auth0_lambda_api::tls::Trust::new(roots);
     for (name, server) in [("cold/jwks_fetch_tls", &tls_server), ("cold/jwks_fetch_plain_http", &plain_server)] {
         // A new connection per fetch, as in production: the TLS row is one full handshake.
-        let client = HttpJwksClient::new(server.url().parse().unwrap(), &tls);
+        let client = HttpJwksClient::new(server.url().parse().unwrap(), trust.clone());
         c.bench_function(name, |b| b.iter(|| runtime.block_on(client.fetch()).unwrap()));
     }
 }

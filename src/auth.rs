@@ -177,13 +177,13 @@ impl Authenticator {
 
     /// The authenticator a validated configuration describes: the verifier for its policy, the HMAC keys of
     /// its secret, and the JWKS key store (seeded with the supplied key set, if any) when a JWKS URL is
-    /// configured. No I/O: the first fetch is [`Authenticator::prefetch_keys`].
+    /// configured. No I/O, and no TLS client yet: the first fetch makes it ([`Authenticator::prefetch_keys`];
+    /// with a supplied key set, the first unknown `kid` or refresh).
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
         let jwks = match &config.jwks_url {
             None => None,
             Some(url) => {
-                let tls = config.trust.client_config()?;
-                let client = Box::new(HttpJwksClient::new(url.clone(), &tls));
+                let client = Box::new(HttpJwksClient::new(url.clone(), config.trust.clone()));
                 Some(match &config.supplied_keys {
                     Some(keys) => {
                         KeyStore::with_keys(client, config.key_policy, &config.algorithms, keys.clone(), Instant::now())
@@ -384,5 +384,25 @@ mod tests {
         assert_eq!(reason(&[&long]), AuthError::InvalidHeader("Authorization header is too long"));
         long.truncate(MAX_AUTHORIZATION_BYTES);
         assert!(parse(&[&long]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_tls_client_is_made_on_the_first_fetch_not_at_cold_start() {
+        let supplied = r#"{"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "n": "sXch", "e": "AQAB"}]}"#;
+        let vars = [
+            ("AUTH0_AUDIENCE", "a"),
+            ("AUTH0_ISSUER", "https://t.auth0.com/"),
+            // Nothing listens on port 1: the fetch fails, after the client is made.
+            ("AUTH0_JWKS_URL", "https://127.0.0.1:1/.well-known/jwks.json"),
+            ("AUTH0_JWKS", supplied),
+        ];
+        let config = Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()));
+        let config = config.unwrap();
+        let authenticator = Authenticator::from_config(&config).unwrap();
+        assert!(!config.trust.is_built(), "a start with a supplied key set built the TLS client");
+        // A kid the supplied set lacks is fetched at once.
+        let key = authenticator.keys().unwrap().key_for("k2", jsonwebtoken::Algorithm::RS256, Instant::now()).await;
+        assert!(matches!(key, Err(crate::jwks::KeyError::Unavailable { .. })), "{key:?}");
+        assert!(config.trust.is_built(), "the fetch did not use the configuration's trust");
     }
 }

@@ -93,6 +93,12 @@ impl Trust {
         self.extra_roots.len()
     }
 
+    /// Whether the client configuration has been built yet.
+    #[cfg(test)]
+    pub(crate) fn is_built(&self) -> bool {
+        self.client_config.get().is_some()
+    }
+
     /// The client configuration: TLS 1.2 and 1.3 through aws-lc-rs, the compiled-in roots and the extra ones.
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, ConfigError> {
         if let Some(config) = self.client_config.get() {

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
@@ -12,6 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::KeySetError;
+use crate::tls::Trust;
 
 /// The largest JWKS read. Auth0's holds two or three keys in about 4 KiB.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -58,25 +60,39 @@ pub trait JwksClient: Send + Sync {
 /// frozen between invocations, so a kept-alive connection would almost always be one the server has closed
 /// meanwhile: reusing it would turn a refresh into a failed fetch. A new TLS handshake costs about a
 /// millisecond of CPU, off the cold start.
+///
+/// The TLS configuration and the HTTP client are made on the first fetch, not with the client: an instance
+/// that starts with a supplied key set may never fetch, and its cold start does not pay for them.
 pub struct HttpJwksClient {
     url: Uri,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    trust: Trust,
+    client: OnceLock<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>>,
 }
 
 impl HttpJwksClient {
-    /// A client for `url`, which the configuration has already checked, trusting what `tls` trusts. The fetch
-    /// timeout bounds the connection too.
-    pub fn new(url: Uri, tls: &rustls::ClientConfig) -> Self {
-        let connector = crate::tls::https_connector(tls, None);
+    /// A client for `url`, which the configuration has already checked, trusting what `trust` trusts. The
+    /// fetch timeout bounds the connection too.
+    pub fn new(url: Uri, trust: Trust) -> Self {
+        Self { url, trust, client: OnceLock::new() }
+    }
+
+    fn client(&self) -> Result<&Client<HttpsConnector<HttpConnector>, Empty<Bytes>>, FetchError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        // The extra roots were checked when the configuration was read, so this fails only if rustls cannot
+        // make a client of its own defaults.
+        let tls = self.trust.client_config().map_err(|error| FetchError::Unreachable(error.problem))?;
+        let connector = crate::tls::https_connector(&tls, None);
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
-        Self { url, client }
+        Ok(self.client.get_or_init(|| client))
     }
 }
 
 impl JwksClient for HttpJwksClient {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send + '_>> {
         Box::pin(async move {
-            let response = self.client.get(self.url.clone()).await.map_err(|error| {
+            let response = self.client()?.get(self.url.clone()).await.map_err(|error| {
                 // The innermost cause says what went wrong (refused, DNS, certificate) without the URL's
                 // query string, which never carries a secret here anyway.
                 let mut cause: &dyn std::error::Error = &error;
