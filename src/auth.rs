@@ -195,7 +195,7 @@ impl Authenticator {
         let keys = KeySource::new(config.hmac_secret.as_deref(), &config.algorithms, jwks);
         let dpop = match (Dpop::new(&config.dpop, config.leeway), &config.dpop.replay_table) {
             (Some(dpop), Some(table)) => {
-                Some(dpop.with_table(ReplayTable::from_environment(table.clone(), config.trust.client_config()?)))
+                Some(dpop.with_table(ReplayTable::from_environment(table.clone(), config.trust.clone())))
             }
             (dpop, _) => dpop,
         };
@@ -404,5 +404,21 @@ mod tests {
         let key = authenticator.keys().unwrap().key_for("k2", jsonwebtoken::Algorithm::RS256, Instant::now()).await;
         assert!(matches!(key, Err(crate::jwks::KeyError::Unavailable { .. })), "{key:?}");
         assert!(config.trust.is_built(), "the fetch did not use the configuration's trust");
+    }
+
+    #[test]
+    fn a_replay_table_makes_no_tls_client_at_cold_start() {
+        let vars = [
+            ("AUTH0_AUDIENCE", "a"),
+            ("AUTH0_ISSUER", "https://t.auth0.com/"),
+            ("AUTH0_CLIENT_SECRET", "a-secret-of-at-least-thirty-two-bytes-0123"),
+            ("AUTH0_DPOP", "allowed"),
+            ("AUTH0_DPOP_REPLAY_TABLE", "auth0-dpop-replay"),
+        ];
+        let config = Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()));
+        let config = config.unwrap();
+        assert_eq!(config.dpop.replay_table.as_deref(), Some("auth0-dpop-replay"));
+        Authenticator::from_config(&config).unwrap();
+        assert!(!config.trust.is_built(), "a replay table built the TLS client before its first proof");
     }
 }

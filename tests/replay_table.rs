@@ -23,7 +23,7 @@ fn table_at(loader: aws_config::ConfigLoader) -> ReplayTable {
     let loader = std::sync::Mutex::new(Some(loader));
     ReplayTable::new(
         TABLE.to_owned(),
-        moto::tls(),
+        moto::trust(),
         Box::new(move || loader.lock().unwrap().take().expect("the client is built once")),
     )
 }

@@ -9,7 +9,6 @@
 //! start. Any failure (throttled, unreachable, access denied, no such table, slow) is an answer of "cannot
 //! say", which the caller turns into a 503: a replay is never accepted for want of an answer.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::ConfigLoader;
@@ -20,6 +19,7 @@ use tokio::sync::OnceCell;
 
 use super::replay::ProofId;
 use crate::aws::{self, Answer, Failure};
+use crate::tls::Trust;
 
 /// The table's partition key: the proof's id, base64url.
 pub const KEY_ATTRIBUTE: &str = "pk";
@@ -91,7 +91,7 @@ pub type Loader = Box<dyn Fn() -> ConfigLoader + Send + Sync>;
 /// The shared replay table.
 pub struct ReplayTable {
     table: String,
-    tls: Arc<rustls::ClientConfig>,
+    trust: Trust,
     loader: Loader,
     client: OnceCell<Result<Client, TableError>>,
 }
@@ -104,14 +104,16 @@ struct Client {
 }
 
 impl ReplayTable {
-    /// The table `table` (a name or an ARN), reached over `tls` with the configuration `loader` makes.
-    pub fn new(table: String, tls: Arc<rustls::ClientConfig>, loader: Loader) -> Self {
-        Self { table, tls, loader, client: OnceCell::new() }
+    /// The table `table` (a name or an ARN), reached trusting what `trust` trusts, with the configuration
+    /// `loader` makes. Nothing is built until the first proof is recorded: the TLS client, the AWS
+    /// configuration and the table's client are made then.
+    pub fn new(table: String, trust: Trust, loader: Loader) -> Self {
+        Self { table, trust, loader, client: OnceCell::new() }
     }
 
     /// The table reached as the function's environment says (its role's credentials, its region).
-    pub fn from_environment(table: String, tls: Arc<rustls::ClientConfig>) -> Self {
-        Self::new(table, tls, Box::new(aws::defaults))
+    pub fn from_environment(table: String, trust: Trust) -> Self {
+        Self::new(table, trust, Box::new(aws::defaults))
     }
 
     /// Records the proof `id`, valid until `valid_until`: `Ok(true)` the first time, or when this instance
@@ -153,9 +155,11 @@ impl ReplayTable {
     async fn client(&self) -> &Result<Client, TableError> {
         self.client
             .get_or_init(|| async {
+                // The extra roots were checked when the configuration was read.
+                let tls = self.trust.client_config().map_err(|_| TableError::Unconfigured)?;
                 // A table's ARN names its region; a name is in the function's.
                 let dynamodb =
-                    aws::Client::for_resource((self.loader)(), &aws::DYNAMODB, &self.table, &self.tls, ATTEMPT_TIMEOUT)
+                    aws::Client::for_resource((self.loader)(), &aws::DYNAMODB, &self.table, &tls, ATTEMPT_TIMEOUT)
                         .await
                         .map_err(|_| TableError::Unconfigured)?;
                 // Instances must never share an owner: one would take another's item for its own.

@@ -157,10 +157,14 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
     }
 }
 
-/// The TLS settings the function would have with `AUTH0_EXTRA_CA_CERTS` naming the tests' CA.
+/// Whom the function would trust with `AUTH0_EXTRA_CA_CERTS` naming the tests' CA.
+pub fn trust() -> auth0_lambda_api::tls::Trust {
+    auth0_lambda_api::tls::Trust::new(auth0_lambda_api::tls::read_extra_roots(crate::jwks_server::ca_file()).unwrap())
+}
+
+/// The TLS settings of [`trust`].
 pub fn tls() -> Arc<rustls::ClientConfig> {
-    let roots = auth0_lambda_api::tls::read_extra_roots(crate::jwks_server::ca_file()).unwrap();
-    auth0_lambda_api::tls::Trust::new(roots).client_config().unwrap()
+    trust().client_config().unwrap()
 }
 
 /// An AWS configuration loader aimed at any endpoint on 127.0.0.1, speaking through the function's HTTP client.
