@@ -69,7 +69,8 @@ pub fn fallback() -> Targets {
     Targets::new().with_default(LevelFilter::INFO)
 }
 
-/// Installs the global subscriber.
+/// Installs the global subscriber. Not inlined into the cold start, for the reason of `start::front_door`.
+#[inline(never)]
 pub fn init(directives: Targets) {
     let format = tracing_subscriber::fmt::layer()
         .json()

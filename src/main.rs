@@ -7,12 +7,10 @@ use lambda_http::service_fn;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    // Both futures are boxed, each polled by its own function: inlined into `main`'s future, they made a poll
-    // function with a 32 KB stack frame, and a cold start took about ten more page faults (docs/performance.md).
-    let Some(app) = Box::pin(start::cold_start(App::new, App::authenticator)).await else {
+    let Some(app) = start::in_own_frame(start::cold_start(App::new, App::authenticator)).await else {
         return ExitCode::FAILURE;
     };
-    if let Err(error) = Box::pin(lambda_http::run(service_fn(|request| app.handle(request)))).await {
+    if let Err(error) = start::in_own_frame(lambda_http::run(service_fn(|request| app.handle(request)))).await {
         tracing::error!("Lambda runtime stopped: {error}");
         return ExitCode::FAILURE;
     }

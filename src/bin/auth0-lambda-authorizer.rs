@@ -8,12 +8,12 @@ use lambda_http::lambda_runtime::{self, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    // Both futures are boxed, each polled by its own function: inlined into `main`'s future, they made a poll
-    // function with a 32 KB stack frame, and a cold start took about ten more page faults (docs/performance.md).
-    let Some(authorizer) = Box::pin(start::cold_start(Authorizer::from_env, Authorizer::authenticator)).await else {
+    let Some(authorizer) =
+        start::in_own_frame(start::cold_start(Authorizer::from_env, Authorizer::authenticator)).await
+    else {
         return ExitCode::FAILURE;
     };
-    if let Err(error) = Box::pin(lambda_runtime::run(service_fn(|event| authorizer.handle(event)))).await {
+    if let Err(error) = start::in_own_frame(lambda_runtime::run(service_fn(|event| authorizer.handle(event)))).await {
         tracing::error!("Lambda runtime stopped: {error}");
         return ExitCode::FAILURE;
     }
