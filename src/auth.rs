@@ -399,6 +399,8 @@ mod tests {
         let config = Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()));
         let config = config.unwrap();
         let authenticator = Authenticator::from_config(&config).unwrap();
+        // The cold start's prefetch is satisfied by the supplied keys.
+        assert_eq!(authenticator.prefetch_keys().await, Prefetch::Fetched { keys: 1 });
         assert!(!config.trust.is_built(), "a start with a supplied key set built the TLS client");
         // A kid the supplied set lacks is fetched at once.
         let key = authenticator.keys().unwrap().key_for("k2", jsonwebtoken::Algorithm::RS256, Instant::now()).await;

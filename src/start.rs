@@ -61,9 +61,11 @@ fn front_door<T: 'static>(
 }
 
 /// `future`, boxed and polled through a pointer, so that its poll function keeps a stack frame of its own
-/// instead of being inlined into the caller's. Each front door's `main` awaits the cold start and then the
-/// runtime loop: inlined together, their polls made one function with a 32 KB stack frame, every page of which
-/// is probed, so faulted in, on the first poll (see docs/performance.md).
+/// instead of being inlined into the caller's (a plain `Box::pin` is not enough: the poll of a boxed future of
+/// a known type is still inlined). Each front door's `main` awaits the cold start and then the runtime loop:
+/// inlined together, their polls made one function with a 32 KB stack frame, every page of which is probed, so
+/// faulted in, on the first poll; the cold start reads its configuration this way too, for its 28 KB frame
+/// (see docs/performance.md).
 pub fn in_own_frame<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
     Box::pin(future)
 }

@@ -1,5 +1,6 @@
-//! The TLS client settings of every outbound HTTPS call (the tenant's JWKS, Secrets Manager), built once per
-//! cold start: the web PKI roots compiled into the binary, plus the private CAs of `AUTH0_EXTRA_CA_CERTS`.
+//! The TLS client settings of every outbound HTTPS call (the tenant's JWKS, Secrets Manager, the DPoP replay
+//! table), built once, on the first call that needs them: the web PKI roots compiled into the binary, plus the
+//! private CAs of `AUTH0_EXTRA_CA_CERTS`.
 //!
 //! The roots are compiled in (`webpki-roots`) instead of read from the system store: reading and parsing the
 //! ~150 PEM certificates of a Linux CA bundle is a millisecond of cold start that no configuration needs.
@@ -68,8 +69,8 @@ fn parse_extra_roots(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String>
 }
 
 /// Whom the outbound HTTPS calls trust: the compiled-in web PKI roots and the extra CA certificates read at
-/// cold start. The client configuration is built on first need and then shared (the Secrets Manager read and
-/// the JWKS client use the same one); a configuration without TLS calls never builds it.
+/// cold start. The client configuration is built on first need and then shared (the Secrets Manager read, the
+/// JWKS client and the replay table use the same one); an instance that makes no TLS call never builds it.
 #[derive(Clone, Default)]
 pub struct Trust {
     extra_roots: Arc<[CertificateDer<'static>]>,

@@ -155,7 +155,8 @@ impl ReplayTable {
     async fn client(&self) -> &Result<Client, TableError> {
         self.client
             .get_or_init(|| async {
-                // The extra roots were checked when the configuration was read.
+                // The extra roots were checked when the configuration was read, so this cannot fail on a
+                // configuration; were rustls unable to make a client of its own defaults, no call could be made.
                 let tls = self.trust.client_config().map_err(|_| TableError::Unconfigured)?;
                 // A table's ARN names its region; a name is in the function's.
                 let dynamodb =

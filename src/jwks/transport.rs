@@ -58,8 +58,8 @@ pub trait JwksClient: Send + Sync {
 ///
 /// Every fetch opens its own connection. Fetches are at least [`super::REFETCH_COOLDOWN`] apart and the sandbox is
 /// frozen between invocations, so a kept-alive connection would almost always be one the server has closed
-/// meanwhile: reusing it would turn a refresh into a failed fetch. A new TLS handshake costs about a
-/// millisecond of CPU, off the cold start.
+/// meanwhile: reusing it would turn a refresh into a failed fetch. A new TLS handshake costs about half a
+/// millisecond of CPU.
 ///
 /// The TLS configuration and the HTTP client are made on the first fetch, not with the client: an instance
 /// that starts with a supplied key set may never fetch, and its cold start does not pay for them.
@@ -82,7 +82,7 @@ impl HttpJwksClient {
         }
         // The extra roots were checked when the configuration was read, so this fails only if rustls cannot
         // make a client of its own defaults.
-        let tls = self.trust.client_config().map_err(|error| FetchError::Unreachable(error.problem))?;
+        let tls = self.trust.client_config().map_err(|error| FetchError::Unreachable(error.to_string()))?;
         let connector = crate::tls::https_connector(&tls, None);
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
         Ok(self.client.get_or_init(|| client))
