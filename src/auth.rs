@@ -386,6 +386,11 @@ mod tests {
         assert!(parse(&[&long]).is_ok());
     }
 
+    /// The configuration these variables describe, which must be valid.
+    fn config_of(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).unwrap()
+    }
+
     #[tokio::test]
     async fn the_tls_client_is_made_on_the_first_fetch_not_at_cold_start() {
         let supplied = r#"{"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "n": "sXch", "e": "AQAB"}]}"#;
@@ -396,8 +401,7 @@ mod tests {
             ("AUTH0_JWKS_URL", "https://127.0.0.1:1/.well-known/jwks.json"),
             ("AUTH0_JWKS", supplied),
         ];
-        let config = Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()));
-        let config = config.unwrap();
+        let config = config_of(&vars);
         let authenticator = Authenticator::from_config(&config).unwrap();
         // The cold start's prefetch is satisfied by the supplied keys.
         assert_eq!(authenticator.prefetch_keys().await, Prefetch::Fetched { keys: 1 });
@@ -417,8 +421,7 @@ mod tests {
             ("AUTH0_DPOP", "allowed"),
             ("AUTH0_DPOP_REPLAY_TABLE", "auth0-dpop-replay"),
         ];
-        let config = Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()));
-        let config = config.unwrap();
+        let config = config_of(&vars);
         assert_eq!(config.dpop.replay_table.as_deref(), Some("auth0-dpop-replay"));
         Authenticator::from_config(&config).unwrap();
         assert!(!config.trust.is_built(), "a replay table built the TLS client before its first proof");
