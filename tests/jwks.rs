@@ -133,6 +133,38 @@ async fn a_rotated_key_is_accepted_after_exactly_one_refetch() {
     assert_eq!(server.requests(), 2, "the new key is cached");
 }
 
+/// A refetch resumes the TLS session the fetch before it got a ticket for, when the tenant issues tickets:
+/// a resumed handshake sends and verifies no certificate chain.
+#[tokio::test]
+async fn a_refetch_resumes_the_tls_session_of_the_fetch_before() {
+    let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
+    let server = JwksServer::serving(&[old.jwk()]).await;
+    let app = app(&server, &[], eager());
+    prefetched(&app).await;
+    assert_eq!(server.handshakes(), (1, 0), "the cold start's fetch is a full handshake");
+
+    server.serve(&[new.jwk()]);
+    assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
+    assert_eq!(server.requests(), 2, "the unknown kid caused one refetch");
+    assert_eq!(server.handshakes(), (2, 1), "the refetch resumed the session");
+}
+
+/// A ticket the server no longer knows (it restarted, or the ticket expired while the sandbox was frozen) costs
+/// a full handshake, never a failed fetch.
+#[tokio::test]
+async fn a_ticket_the_server_forgot_gives_a_full_handshake_not_a_failed_fetch() {
+    let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
+    let server = JwksServer::serving(&[old.jwk()]).await;
+    let app = app(&server, &[], eager());
+    prefetched(&app).await;
+
+    server.forget_sessions();
+    server.serve(&[new.jwk()]);
+    assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
+    assert_eq!(server.requests(), 2, "one refetch, and it succeeded");
+    assert_eq!(server.handshakes(), (2, 0), "the forgotten ticket was refused: a full handshake");
+}
+
 #[tokio::test]
 async fn a_flood_of_unknown_kids_costs_one_fetch() {
     let key = rs256();

@@ -106,6 +106,10 @@ pub enum Mode {
 struct Shared {
     mode: Mutex<Mode>,
     requests: AtomicUsize,
+    handshakes: AtomicUsize,
+    resumed: AtomicUsize,
+    /// The TLS settings each new connection is accepted with (none for plain http).
+    tls: Mutex<Option<TlsAcceptor>>,
 }
 
 /// The server. It stops when dropped with the test's runtime.
@@ -138,13 +142,19 @@ impl JwksServer {
     async fn listen_at(address: &str, mode: Mode, tls: Option<TlsAcceptor>) -> Self {
         let listener = TcpListener::bind(address).await.unwrap();
         let address = listener.local_addr().unwrap();
-        let shared = Arc::new(Shared { mode: Mutex::new(mode), requests: AtomicUsize::new(0) });
-        let serving = shared.clone();
         let is_tls = tls.is_some();
+        let shared = Arc::new(Shared {
+            mode: Mutex::new(mode),
+            requests: AtomicUsize::new(0),
+            handshakes: AtomicUsize::new(0),
+            resumed: AtomicUsize::new(0),
+            tls: Mutex::new(tls),
+        });
+        let serving = shared.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let shared = serving.clone();
-                let tls = tls.clone();
+                let tls = shared.tls.lock().unwrap().clone();
                 tokio::spawn(async move {
                     if matches!(*shared.mode.lock().unwrap(), Mode::Drop) {
                         shared.requests.fetch_add(1, Ordering::SeqCst);
@@ -153,6 +163,10 @@ impl JwksServer {
                     match tls {
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
+                                shared.handshakes.fetch_add(1, Ordering::SeqCst);
+                                if stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                                    shared.resumed.fetch_add(1, Ordering::SeqCst);
+                                }
                                 serve_connection(TokioIo::new(stream), shared).await;
                             }
                         }
@@ -185,6 +199,20 @@ impl JwksServer {
     /// How many requests (or connections, in [`Mode::Drop`]) it received.
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the TLS sessions it gave tickets for, as a server does that restarted or whose tickets
+    /// expired: a client's next ticket is refused, and the handshake is a full one.
+    pub fn forget_sessions(&self) {
+        let mut config = (*test_ca().server).clone();
+        config.session_storage = rustls::server::ServerSessionMemoryCache::new(256);
+        *self.shared.tls.lock().unwrap() = Some(TlsAcceptor::from(Arc::new(config)));
+    }
+
+    /// How many TLS handshakes it completed, and how many of them resumed an earlier session (no certificate
+    /// sent or verified).
+    pub fn handshakes(&self) -> (usize, usize) {
+        (self.shared.handshakes.load(Ordering::SeqCst), self.shared.resumed.load(Ordering::SeqCst))
     }
 }
 
