@@ -4,7 +4,8 @@
 //!
 //! ```sh
 //! cargo lambda build --release --example jwks-fetch
-//! perf stat -r 40 target/lambda/jwks-fetch/bootstrap https://127.0.0.1:8443/jwks.json 11 full
+//! AUTH0_EXTRA_CA_CERTS=ca.pem \
+//!   perf stat -r 15 target/lambda/jwks-fetch/bootstrap https://127.0.0.1:8443/jwks.json 11 full
 //! ```
 //!
 //! The third argument: `full` gives each fetch a new client, so each handshake is a full one, as at a cold

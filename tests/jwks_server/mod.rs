@@ -1,6 +1,6 @@
-//! A JWKS server on 127.0.0.1 that counts its requests and can be told to misbehave, the private CA whose
-//! certificate it serves HTTPS with (as the tenant's JWKS is served), and the signing keys the tests mint
-//! RS256, PS256, ES256 and EdDSA tokens with.
+//! A JWKS server on 127.0.0.1 that counts its requests and TLS handshakes and can be told to misbehave, the
+//! private CA whose certificate it serves HTTPS with (as the tenant's JWKS is served), and the signing keys the
+//! tests mint RS256, PS256, ES256 and EdDSA tokens with.
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 use std::net::SocketAddr;
@@ -106,10 +106,64 @@ pub enum Mode {
 struct Shared {
     mode: Mutex<Mode>,
     requests: AtomicUsize,
-    handshakes: AtomicUsize,
-    resumed: AtomicUsize,
+    full_handshakes: AtomicUsize,
+    resumed_handshakes: AtomicUsize,
+    unknown_tickets: Arc<AtomicUsize>,
     /// The TLS settings each new connection is accepted with (none for plain http).
     tls: Mutex<Option<TlsAcceptor>>,
+}
+
+/// The TLS handshakes a server completed, and the session tickets it was offered and did not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Handshakes {
+    /// With the certificate chain sent (and verified by the client).
+    pub full: usize,
+    /// Resuming a session the server gave a ticket for: no certificate.
+    pub resumed: usize,
+    /// Tickets offered for sessions the server does not know (forgotten, or never its own).
+    pub unknown_tickets: usize,
+}
+
+/// A server's own TLS session cache (the certificate and its key are [`test_ca`]'s), which counts the tickets
+/// it is offered and does not know.
+#[derive(Debug)]
+struct Sessions {
+    cache: Arc<rustls::server::ServerSessionMemoryCache>,
+    unknown: Arc<AtomicUsize>,
+}
+
+impl Sessions {
+    fn acceptor(unknown: &Arc<AtomicUsize>) -> TlsAcceptor {
+        let sessions = Self { cache: rustls::server::ServerSessionMemoryCache::new(256), unknown: unknown.clone() };
+        let mut config = (*test_ca().server).clone();
+        config.session_storage = Arc::new(sessions);
+        TlsAcceptor::from(Arc::new(config))
+    }
+
+    fn counted(&self, session: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        if session.is_none() {
+            self.unknown.fetch_add(1, Ordering::SeqCst);
+        }
+        session
+    }
+}
+
+impl rustls::server::StoresServerSessions for Sessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.cache.put(key, value)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.counted(self.cache.get(key))
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.counted(self.cache.take(key))
+    }
+
+    fn can_cache(&self) -> bool {
+        self.cache.can_cache()
+    }
 }
 
 /// The server. It stops when dropped with the test's runtime.
@@ -122,33 +176,31 @@ pub struct JwksServer {
 impl JwksServer {
     /// An HTTPS server with a certificate from [`test_ca`], as a tenant's JWKS is served.
     pub async fn start(mode: Mode) -> Self {
-        Self::listen(mode, Some(TlsAcceptor::from(test_ca().server.clone()))).await
+        Self::listen_at("127.0.0.1:0", mode, true).await
     }
 
     /// A plain HTTP server (the function accepts `http://` for loopback hosts only).
     pub async fn start_plain(mode: Mode) -> Self {
-        Self::listen(mode, None).await
+        Self::listen_at("127.0.0.1:0", mode, false).await
     }
 
     /// An HTTPS server on another loopback address than the certificate names.
     pub async fn start_at_unnamed_address(mode: Mode) -> Self {
-        Self::listen_at("127.0.0.2:0", mode, Some(TlsAcceptor::from(test_ca().server.clone()))).await
+        Self::listen_at("127.0.0.2:0", mode, true).await
     }
 
-    async fn listen(mode: Mode, tls: Option<TlsAcceptor>) -> Self {
-        Self::listen_at("127.0.0.1:0", mode, tls).await
-    }
-
-    async fn listen_at(address: &str, mode: Mode, tls: Option<TlsAcceptor>) -> Self {
+    async fn listen_at(address: &str, mode: Mode, tls: bool) -> Self {
         let listener = TcpListener::bind(address).await.unwrap();
         let address = listener.local_addr().unwrap();
-        let is_tls = tls.is_some();
+        let unknown_tickets = Arc::new(AtomicUsize::new(0));
+        let acceptor = tls.then(|| Sessions::acceptor(&unknown_tickets));
         let shared = Arc::new(Shared {
             mode: Mutex::new(mode),
             requests: AtomicUsize::new(0),
-            handshakes: AtomicUsize::new(0),
-            resumed: AtomicUsize::new(0),
-            tls: Mutex::new(tls),
+            full_handshakes: AtomicUsize::new(0),
+            resumed_handshakes: AtomicUsize::new(0),
+            unknown_tickets,
+            tls: Mutex::new(acceptor),
         });
         let serving = shared.clone();
         tokio::spawn(async move {
@@ -163,10 +215,11 @@ impl JwksServer {
                     match tls {
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(stream).await {
-                                shared.handshakes.fetch_add(1, Ordering::SeqCst);
-                                if stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
-                                    shared.resumed.fetch_add(1, Ordering::SeqCst);
-                                }
+                                let resumed =
+                                    stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+                                let counter =
+                                    if resumed { &shared.resumed_handshakes } else { &shared.full_handshakes };
+                                counter.fetch_add(1, Ordering::SeqCst);
                                 serve_connection(TokioIo::new(stream), shared).await;
                             }
                         }
@@ -175,7 +228,7 @@ impl JwksServer {
                 });
             }
         });
-        Self { address, shared, tls: is_tls }
+        Self { address, shared, tls }
     }
 
     /// An HTTPS server that serves these keys.
@@ -201,18 +254,21 @@ impl JwksServer {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
-    /// Forgets the TLS sessions it gave tickets for, as a server does that restarted or whose tickets
-    /// expired: a client's next ticket is refused, and the handshake is a full one.
+    /// Forgets the TLS sessions it gave tickets for, as a restarted server does, or one whose tickets expired:
+    /// the next ticket a client offers is unknown, and the handshake is a full one.
     pub fn forget_sessions(&self) {
-        let mut config = (*test_ca().server).clone();
-        config.session_storage = rustls::server::ServerSessionMemoryCache::new(256);
-        *self.shared.tls.lock().unwrap() = Some(TlsAcceptor::from(Arc::new(config)));
+        assert!(self.tls, "a plain http server has no TLS sessions");
+        *self.shared.tls.lock().unwrap() = Some(Sessions::acceptor(&self.shared.unknown_tickets));
     }
 
-    /// How many TLS handshakes it completed, and how many of them resumed an earlier session (no certificate
-    /// sent or verified).
-    pub fn handshakes(&self) -> (usize, usize) {
-        (self.shared.handshakes.load(Ordering::SeqCst), self.shared.resumed.load(Ordering::SeqCst))
+    /// The TLS handshakes it completed so far.
+    pub fn handshakes(&self) -> Handshakes {
+        let count = |counter: &AtomicUsize| counter.load(Ordering::SeqCst);
+        Handshakes {
+            full: count(&self.shared.full_handshakes),
+            resumed: count(&self.shared.resumed_handshakes),
+            unknown_tickets: count(&self.shared.unknown_tickets),
+        }
     }
 }
 
