@@ -137,15 +137,12 @@ async fn a_rotated_key_is_accepted_after_exactly_one_refetch() {
 /// a resumed handshake sends and verifies no certificate chain.
 #[tokio::test]
 async fn a_refetch_resumes_the_tls_session_of_the_fetch_before() {
-    let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
-    let server = JwksServer::serving(&[old.jwk()]).await;
+    let server = JwksServer::serving(&[rs256().jwk()]).await;
     let app = app(&server, &[], eager());
     prefetched(&app).await;
     assert_eq!(server.handshakes(), Handshakes { full: 1, ..Handshakes::default() }, "the cold start's fetch");
 
-    server.serve(&[new.jwk()]);
-    assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
-    assert_eq!(server.requests(), 2, "the unknown kid caused one refetch");
+    refetch_for_a_new_key(&server, &app).await;
     let resumed = Handshakes { full: 1, resumed: 1, unknown_tickets: 0 };
     assert_eq!(server.handshakes(), resumed, "the refetch resumed the session");
 }
@@ -154,17 +151,23 @@ async fn a_refetch_resumes_the_tls_session_of_the_fetch_before() {
 /// a full handshake, never a failed fetch.
 #[tokio::test]
 async fn a_ticket_the_server_forgot_gives_a_full_handshake_not_a_failed_fetch() {
-    let (old, new) = (rs256(), SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256));
-    let server = JwksServer::serving(&[old.jwk()]).await;
+    let server = JwksServer::serving(&[rs256().jwk()]).await;
     let app = app(&server, &[], eager());
     prefetched(&app).await;
 
     server.forget_sessions();
-    server.serve(&[new.jwk()]);
-    assert_eq!(get(&app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
-    assert_eq!(server.requests(), 2, "one refetch, and it succeeded");
+    refetch_for_a_new_key(&server, &app).await;
     let refused = Handshakes { full: 2, resumed: 0, unknown_tickets: 1 };
     assert_eq!(server.handshakes(), refused, "the forgotten ticket was offered, refused, and a full handshake made");
+}
+
+/// The tenant rotates in a new key, and a token signed with it makes `app` refetch, successfully.
+async fn refetch_for_a_new_key(server: &JwksServer, app: &App) {
+    let requests = server.requests();
+    let new = SigningKey::rsa("rsa-rotated", "next", Algorithm::RS256);
+    server.serve(&[new.jwk()]);
+    assert_eq!(get(app, "/api/private", Some(&new.sign(&claims()))).await.status, 200);
+    assert_eq!(server.requests(), requests + 1, "the unknown kid caused one refetch");
 }
 
 #[tokio::test]
