@@ -276,15 +276,15 @@ fn cold_start_parts(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let full = tls_server.handshakes();
-    assert_eq!(full.resumed, 0, "each handshake of cold/jwks_fetch_tls is a full one: {full:?}");
+    let before = tls_server.handshakes();
+    assert_eq!(before.resumed, 0, "each handshake of cold/jwks_fetch_tls is a full one: {before:?}");
 
     let client = HttpJwksClient::new(url, auth0_lambda_api::tls::Trust::new(roots));
     c.bench_function("cold/jwks_fetch_tls_resumed", |b| b.iter(|| runtime.block_on(client.fetch()).unwrap()));
     let after = tls_server.handshakes();
     // Criterion runs nothing for a benchmark its filter leaves out.
-    if after.full > full.full {
-        assert_eq!(after.full, full.full + 1, "cold/jwks_fetch_tls_resumed resumes all but its first: {after:?}");
+    if after.full > before.full {
+        assert_eq!(after.full, before.full + 1, "cold/jwks_fetch_tls_resumed resumes all but its first: {after:?}");
     }
 
     let client = HttpJwksClient::new(plain_server.url().parse().unwrap(), auth0_lambda_api::tls::Trust::default());

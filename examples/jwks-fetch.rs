@@ -5,8 +5,10 @@
 //! ```sh
 //! cargo lambda build --release --example jwks-fetch
 //! AUTH0_EXTRA_CA_CERTS=ca.pem \
-//!   perf stat -r 15 target/lambda/jwks-fetch/bootstrap https://127.0.0.1:8443/jwks.json 11 full
+//!   perf stat -x, -r 15 -e task-clock target/lambda/jwks-fetch/bootstrap https://127.0.0.1:8443/jwks.json 11 full
 //! ```
+//!
+//! and the same with 1 fetch, in interleaved rounds: docs/performance.md has the method and the servers.
 //!
 //! The third argument: `full` gives each fetch a new client, so each handshake is a full one, as at a cold
 //! start; `resumed` (the default) keeps one client, as a warm instance does, so each handshake after the first

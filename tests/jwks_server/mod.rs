@@ -120,12 +120,14 @@ pub struct Handshakes {
     pub full: usize,
     /// Resuming a session the server gave a ticket for: no certificate.
     pub resumed: usize,
-    /// Tickets offered for sessions the server does not know (forgotten, or never its own).
+    /// TLS 1.3 tickets offered for sessions the server does not know (forgotten, or never its own: the client
+    /// keeps tickets by server name, and every test server is `127.0.0.1`).
     pub unknown_tickets: usize,
 }
 
-/// A server's own TLS session cache (the certificate and its key are [`test_ca`]'s), which counts the tickets
-/// it is offered and does not know.
+/// A server's own TLS session cache, which counts the TLS 1.3 tickets it is offered and does not know. The
+/// server has no ticketer, so a ticket is the key of a session in this cache, and rustls `take`s it (single
+/// use) for each ticket a client offers.
 #[derive(Debug)]
 struct Sessions {
     cache: Arc<rustls::server::ServerSessionMemoryCache>,
@@ -133,6 +135,8 @@ struct Sessions {
 }
 
 impl Sessions {
+    /// TLS settings with [`test_ca`]'s certificate and a new, empty session cache of their own, counting into
+    /// `unknown`.
     fn acceptor(unknown: &Arc<AtomicUsize>) -> TlsAcceptor {
         let sessions = Self { cache: rustls::server::ServerSessionMemoryCache::new(256), unknown: unknown.clone() };
         let mut config = (*test_ca().server).clone();
@@ -153,8 +157,9 @@ impl rustls::server::StoresServerSessions for Sessions {
         self.cache.put(key, value)
     }
 
+    /// TLS 1.2 session ids, which rustls clients send without a session too: not counted.
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.counted(self.cache.get(key))
+        self.cache.get(key)
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
