@@ -127,6 +127,7 @@ fn main() {
         env
     };
     let supplied = jwks_server::jwks(&[rsa.jwk()]);
+    let by_name = tls_jwks.url().replace("://127.0.0.1:", "://localhost:");
     let mut arn_env: Vec<_> = env_secret.iter().filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET").cloned().collect();
     arn_env.push(("AUTH0_CLIENT_SECRET_ARN", arn.clone()));
     arn_env.extend(moto.env());
@@ -136,6 +137,8 @@ fn main() {
         Run::new("HS256, secret in env", &function, env_secret.clone(), "/protected", &hs256),
         Run::new("RS256, JWKS over http", &function, rs256_env(&plain_jwks.url(), &[]), "/api/private", &rs256),
         Run::new("RS256, JWKS over TLS", &function, rs256_env(&tls_jwks.url(), &[]), "/api/private", &rs256),
+        // As in production, where the URL names the tenant: the name is resolved first (from /etc/hosts here).
+        Run::new("RS256, JWKS over TLS, by name", &function, rs256_env(&by_name, &[]), "/api/private", &rs256),
         Run::new(
             "RS256, supplied JWKS",
             &function,
@@ -165,8 +168,8 @@ fn main() {
             runtime.block_on(measure(run));
         }
     }
-    // The two TLS runs (the API's and the authorizer's) fetch once per start.
-    let supplied_fetches = tls_jwks.requests() - fetches_before - 2 * rounds;
+    // The three TLS runs (the API's by address and by name, and the authorizer's) fetch once per start.
+    let supplied_fetches = tls_jwks.requests() - fetches_before - 3 * rounds;
 
     println!("{rounds} interleaved cold starts each; init is exec -> first /next (wall clock), init CPU the");
     println!("function's CPU time until then; memory is the peak RSS after {WARM_REQUESTS} requests. moto's");
@@ -241,7 +244,7 @@ async fn measure(run: &mut Run) {
     let env: Vec<(&str, &str)> = run.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let headers: Vec<(&str, &str)> =
         if run.authorization.is_empty() { Vec::new() } else { vec![("authorization", run.authorization.as_str())] };
-    let emulator = Emulator::start_binary(&run.binary, &env).await;
+    let mut emulator = Emulator::start_binary(&run.binary, &env).await;
     emulator.wait_until_ready().await;
     run.init.push(emulator.init_duration().unwrap());
     run.init_cpu.push(cpu_time(emulator.pid().unwrap()));
@@ -264,6 +267,7 @@ async fn measure(run: &mut Run) {
         }
     }
     run.peak_rss_kib.push(peak_rss_kib(emulator.pid().unwrap()));
+    emulator.stop().await;
 }
 
 /// The median time moto takes to answer GetSecretValue to a warm process: what the secret-ARN cold start

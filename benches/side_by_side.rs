@@ -131,12 +131,14 @@ async fn side_by_side() {
     // Cold starts: exec to the first answer, the invocation waiting for the function's first poll.
     for _ in 0..count("SIDE_BY_SIDE_ROUNDS", 21) {
         for peer in &mut peers {
-            let emulator = peer.start().await;
+            let mut emulator = peer.start().await;
             let answer = peer.invoke(&emulator, &event).await;
             let cold = emulator.spawned().elapsed();
             assert!(answer <= cold);
             peer.init.push(emulator.init_duration().unwrap());
             peer.cold.push(cold);
+            // Gone before the next start, so that no process's exit overlaps another's cold start.
+            emulator.stop().await;
         }
     }
 

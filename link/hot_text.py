@@ -20,6 +20,11 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
+
+def jwks_host(env):
+    return urllib.parse.urlsplit(env.get("AUTH0_JWKS_URL", "")).hostname or ""
+
 
 # Configurations by priority, recognised by the binary and the variables the benchmark set for them. Each
 # runs nearly all of the code of the one before it, so each one's code is one stretch from the start.
@@ -29,7 +34,11 @@ PRIORITY = [
     ("api, RS256 with the JWKS over plain http", "auth0-lambda-api",
      lambda env: env.get("AUTH0_JWKS_URL", "").startswith("http:")),
     ("api, RS256 with the JWKS over TLS", "auth0-lambda-api",
-     lambda env: env.get("AUTH0_JWKS_URL", "").startswith("https:") and "AUTH0_JWKS" not in env),
+     lambda env: jwks_host(env) == "127.0.0.1" and env["AUTH0_JWKS_URL"].startswith("https:")
+     and "AUTH0_JWKS" not in env),
+    # As in production, where the URL names the tenant: the host name is resolved first.
+    ("api, RS256 with the JWKS over TLS from a host name", "auth0-lambda-api",
+     lambda env: jwks_host(env) not in ("", "127.0.0.1") and "AUTH0_JWKS" not in env),
     ("api, the secret from Secrets Manager", "auth0-lambda-api", lambda env: "AUTH0_CLIENT_SECRET_ARN" in env),
     ("authorizer, HS256", "auth0-lambda-authorizer", lambda env: "AUTH0_CLIENT_SECRET" in env),
     ("authorizer, RS256 with the JWKS over TLS", "auth0-lambda-authorizer", lambda env: "AUTH0_JWKS_URL" in env),

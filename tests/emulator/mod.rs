@@ -149,6 +149,12 @@ impl Emulator {
         status.code()
     }
 
+    /// Stops the function (SIGKILL) and waits until it is gone, so that its exit does not overlap the next
+    /// measurement (dropping the emulator kills it too, but does not wait).
+    pub async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Hands `event` (any payload: API Gateway v1 or v2) to the function as one invocation and waits for its
     /// answer: the response object, or the error it reported.
     pub async fn invoke(&self, event: Value) -> Result<Value, String> {
