@@ -128,6 +128,12 @@ fn main() {
     };
     let supplied = jwks_server::jwks(&[rsa.jwk()]);
     let by_name = tls_jwks.url().replace("://127.0.0.1:", "://localhost:");
+    assert_ne!(by_name, tls_jwks.url(), "the JWKS server's URL names its IP address");
+    let localhost = std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 0)).unwrap().next().unwrap();
+    if localhost.ip() != std::net::Ipv4Addr::LOCALHOST {
+        // The server listens on 127.0.0.1 only: the row then includes a refused connection to this address.
+        println!("(localhost is {} first here: the host-name row includes a refused connection)", localhost.ip());
+    }
     let mut arn_env: Vec<_> = env_secret.iter().filter(|(name, _)| *name != "AUTH0_CLIENT_SECRET").cloned().collect();
     arn_env.push(("AUTH0_CLIENT_SECRET_ARN", arn.clone()));
     arn_env.extend(moto.env());

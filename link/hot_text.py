@@ -16,14 +16,24 @@ Usage: python3 link/hot_text.py PROFILE_DIR [ARCHIVE.a ...] > link/hot-text.ld
 """
 
 import collections
+import ipaddress
 import os
 import re
 import subprocess
 import sys
 import urllib.parse
 
-def jwks_host(env):
-    return urllib.parse.urlsplit(env.get("AUTH0_JWKS_URL", "")).hostname or ""
+
+def fetches_by_name(env):
+    """Whether the run's JWKS URL names its host, as a tenant's does, rather than giving an IP address."""
+    host = urllib.parse.urlsplit(env.get("AUTH0_JWKS_URL", "")).hostname
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return False
+    except ValueError:
+        return True
 
 
 # Configurations by priority, recognised by the binary and the variables the benchmark set for them. Each
@@ -34,11 +44,11 @@ PRIORITY = [
     ("api, RS256 with the JWKS over plain http", "auth0-lambda-api",
      lambda env: env.get("AUTH0_JWKS_URL", "").startswith("http:")),
     ("api, RS256 with the JWKS over TLS", "auth0-lambda-api",
-     lambda env: jwks_host(env) == "127.0.0.1" and env["AUTH0_JWKS_URL"].startswith("https:")
+     lambda env: env.get("AUTH0_JWKS_URL", "").startswith("https:") and not fetches_by_name(env)
      and "AUTH0_JWKS" not in env),
     # As in production, where the URL names the tenant: the host name is resolved first.
     ("api, RS256 with the JWKS over TLS from a host name", "auth0-lambda-api",
-     lambda env: jwks_host(env) not in ("", "127.0.0.1") and "AUTH0_JWKS" not in env),
+     lambda env: fetches_by_name(env) and "AUTH0_JWKS" not in env),
     ("api, the secret from Secrets Manager", "auth0-lambda-api", lambda env: "AUTH0_CLIENT_SECRET_ARN" in env),
     ("authorizer, HS256", "auth0-lambda-authorizer", lambda env: "AUTH0_CLIENT_SECRET" in env),
     ("authorizer, RS256 with the JWKS over TLS", "auth0-lambda-authorizer", lambda env: "AUTH0_JWKS_URL" in env),

@@ -152,7 +152,7 @@ impl Emulator {
     /// Stops the function (SIGKILL) and waits until it is gone, so that its exit does not overlap the next
     /// measurement (dropping the emulator kills it too, but does not wait).
     pub async fn stop(&mut self) {
-        let _ = self.child.kill().await;
+        let _ = tokio::time::timeout(PATIENCE, self.child.kill()).await.expect("the function did not exit");
     }
 
     /// Hands `event` (any payload: API Gateway v1 or v2) to the function as one invocation and waits for its
