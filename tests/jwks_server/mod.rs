@@ -175,7 +175,6 @@ impl rustls::server::StoresServerSessions for Sessions {
 pub struct JwksServer {
     pub address: SocketAddr,
     shared: Arc<Shared>,
-    tls: bool,
 }
 
 impl JwksServer {
@@ -233,7 +232,7 @@ impl JwksServer {
                 });
             }
         });
-        Self { address, shared, tls }
+        Self { address, shared }
     }
 
     /// An HTTPS server that serves these keys.
@@ -242,7 +241,7 @@ impl JwksServer {
     }
 
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
+        let scheme = if self.is_tls() { "https" } else { "http" };
         format!("{scheme}://{}/.well-known/jwks.json", self.address)
     }
 
@@ -262,8 +261,13 @@ impl JwksServer {
     /// Forgets the TLS sessions it gave tickets for, as a restarted server does, or one whose tickets expired:
     /// the next ticket a client offers is unknown, and the handshake is a full one.
     pub fn forget_sessions(&self) {
-        assert!(self.tls, "a plain http server has no TLS sessions");
+        assert!(self.is_tls(), "a plain http server has no TLS sessions");
         *self.shared.tls.lock().unwrap() = Some(Sessions::acceptor(&self.shared.unknown_tickets));
+    }
+
+    /// Whether it serves HTTPS: it has TLS settings for new connections.
+    fn is_tls(&self) -> bool {
+        self.shared.tls.lock().unwrap().is_some()
     }
 
     /// The TLS handshakes it completed so far.
